@@ -1,0 +1,235 @@
+"""
+One way for any value to become JSON data, and the size caps applied to it.
+
+Everything that crosses into a stored record (tool args and results, metrics,
+events, evidence, sampler text, script observations) passes through
+:func:`to_json_data`, so no value a tool returns can make a save fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+
+__all__ = [
+    "MAX_DEPTH",
+    "cap",
+    "compact_json",
+    "format_timestamp",
+    "json_size",
+    "parse_timestamp",
+    "strict_json_data",
+    "to_json",
+    "to_json_data",
+    "truncation_marker",
+]
+
+MAX_DEPTH = 100
+_UTC = _dt.UTC
+
+
+def format_timestamp(value: _dt.datetime) -> str:
+    """
+    Render a timestamp as SPEC §1.4 JSON: UTC, microseconds, ``+00:00``.
+
+    Naive datetimes are interpreted as UTC.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    return value.astimezone(_UTC).isoformat(timespec="microseconds")
+
+
+def parse_timestamp(value: str) -> _dt.datetime:
+    """
+    Parse an ISO-8601 timestamp; naive values are UTC.
+
+    Raises:
+        ValueError: *value* is not an ISO-8601 timestamp.
+    """
+    parsed = _dt.datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=_UTC)
+    return parsed.astimezone(_UTC)
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)[:200]
+    except Exception:  # noqa: BLE001 - a hostile __repr__ must not escape
+        return "<unprintable>"
+
+
+def _type_name(value: Any) -> str:
+    cls = type(value)
+    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls.__name__)}"
+
+
+def _opaque(value: Any) -> dict[str, Any]:
+    return {"_repr": _safe_repr(value), "_type": _type_name(value)}
+
+
+def _float_text(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return str.__str__(key)
+    if key is None:
+        return "null"
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if isinstance(key, int):
+        return int.__repr__(key)
+    if isinstance(key, float):
+        return _float_text(key)
+    try:
+        return str(key)
+    except Exception:  # noqa: BLE001
+        return _safe_repr(key)
+
+
+def compact_json(value: Any) -> str:
+    """
+    Compact JSON text with Python's non-finite extensions, as used for size caps.
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+
+
+def _convert(value: Any, depth: int, active: set[int]) -> Any:
+    # Exact scalar types first: this is the hot path.
+    cls = type(value)
+    if value is None or cls is bool or cls is int or cls is str or cls is float:
+        return value
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        try:
+            return value.isoformat()
+        except Exception:  # noqa: BLE001
+            return _opaque(value)
+    if depth >= MAX_DEPTH or id(value) in active:
+        return _opaque(value)
+    active.add(id(value))
+    try:
+        if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            for k, v in list(value.items()):
+                out[_key(k)] = _convert(v, depth + 1, active)
+            return out
+        if isinstance(value, list | tuple):
+            return [_convert(v, depth + 1, active) for v in list(value)]
+        if isinstance(value, set | frozenset):
+            items = [_convert(v, depth + 1, active) for v in list(value)]
+            return sorted(items, key=compact_json)
+        if isinstance(value, type({}.keys()) | type({}.values()) | type({}.items())):
+            return [_convert(v, depth + 1, active) for v in list(value)]
+        if not isinstance(value, type) and attrs.has(cls):
+            fields = {f.name: getattr(value, f.name) for f in attrs.fields(cls)}
+            return {k: _convert(v, depth + 1, active) for k, v in fields.items()}
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            return {k: _convert(v, depth + 1, active) for k, v in fields.items()}
+        return _opaque(value)
+    except RecursionError:
+        return _opaque(value)
+    except Exception:  # noqa: BLE001 - hostile __iter__/__getitem__ etc.
+        return _opaque(value)
+    finally:
+        active.discard(id(value))
+
+
+def to_json_data(value: Any) -> Any:
+    """
+    Convert any Python value into JSON data (SPEC §3.14).
+
+    Never raises: values that cannot be represented become
+    ``{"_repr": …, "_type": …}`` markers. Non-finite floats stay floats.
+    """
+    return _convert(value, 0, set())
+
+
+def json_size(value: Any) -> int:
+    """
+    UTF-8 size of the compact JSON of JSON data *value*.
+    """
+    return len(compact_json(value).encode("utf-8", "surrogatepass"))
+
+
+def truncation_marker(value: Any, size: int | None = None) -> dict[str, Any]:
+    """
+    The marker that replaces a value over its cap.
+    """
+    text = compact_json(value)
+    if size is None:
+        size = len(text.encode("utf-8", "surrogatepass"))
+    return {"_truncated": True, "bytes": size, "preview": text[:256]}
+
+
+def cap(value: Any, limit: int) -> Any:
+    """
+    Return JSON data *value* unchanged if it fits *limit* bytes, else its truncation marker.
+    """
+    if value is None or type(value) in (bool, int, float):
+        return value
+    if type(value) is str and len(value) * 4 + 2 <= limit:
+        return value
+    text = compact_json(value)
+    # Fast path: even at 4 bytes per character the text fits.
+    if len(text) * 4 <= limit:
+        return value
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size <= limit:
+        return value
+    return {"_truncated": True, "bytes": size, "preview": text[:256]}
+
+
+def strict_json_data(value: Any) -> Any:
+    """
+    Replace non-finite floats by ``"NaN"``/``"Infinity"``/``"-Infinity"`` and models by dicts.
+    """
+    cls = type(value)
+    if cls is float:
+        return value if math.isfinite(value) else _float_text(value)
+    if value is None or cls in (bool, int, str):
+        return value
+    if isinstance(value, Mapping):
+        return {_key(k): strict_json_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json_data(v) for v in value]
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict) and not isinstance(value, type):
+        return strict_json_data(to_dict())
+    return strict_json_data(to_json_data(value))
+
+
+def to_json(value: Any, *, indent: int | None = None) -> str:
+    """
+    Serialise models, containers of models and JSON data to strict RFC 8259 JSON.
+
+    Non-finite floats become the strings ``"NaN"``, ``"Infinity"`` and
+    ``"-Infinity"``; keys keep model order; non-ASCII text is kept.
+    """
+    return json.dumps(
+        strict_json_data(value), ensure_ascii=False, indent=indent, allow_nan=False
+    )
