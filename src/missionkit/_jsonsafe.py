@@ -12,12 +12,10 @@ import dataclasses
 import datetime as _dt
 import json
 import math
-
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
-
 
 __all__ = [
     "MAX_DEPTH",
@@ -63,7 +61,7 @@ def parse_timestamp(value: str) -> _dt.datetime:
 def _safe_repr(value: Any) -> str:
     try:
         return repr(value)[:200]
-    except Exception:  # noqa: BLE001 - a hostile __repr__ must not escape
+    except Exception:
         return "<unprintable>"
 
 
@@ -99,7 +97,7 @@ def _key(key: Any) -> str:
         return _float_text(key)
     try:
         return str(key)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return _safe_repr(key)
 
 
@@ -126,7 +124,7 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
     if isinstance(value, _dt.datetime | _dt.date | _dt.time):
         try:
             return value.isoformat()
-        except Exception:  # noqa: BLE001
+        except Exception:
             return _opaque(value)
     if depth >= MAX_DEPTH or id(value) in active:
         return _opaque(value)
@@ -153,7 +151,7 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
         return _opaque(value)
     except RecursionError:
         return _opaque(value)
-    except Exception:  # noqa: BLE001 - hostile __iter__/__getitem__ etc.
+    except Exception:
         return _opaque(value)
     finally:
         active.discard(id(value))
@@ -230,6 +228,4 @@ def to_json(value: Any, *, indent: int | None = None) -> str:
     Non-finite floats become the strings ``"NaN"``, ``"Infinity"`` and
     ``"-Infinity"``; keys keep model order; non-ASCII text is kept.
     """
-    return json.dumps(
-        strict_json_data(value), ensure_ascii=False, indent=indent, allow_nan=False
-    )
+    return json.dumps(strict_json_data(value), ensure_ascii=False, indent=indent, allow_nan=False)

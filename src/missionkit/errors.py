@@ -33,10 +33,8 @@ tokens are stable contracts.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Sequence
 from typing import Any, ClassVar
-
 
 __all__ = [
     "ConcurrentUpdate",
@@ -177,9 +175,7 @@ class _PositionedRejection(MissionkitError, ValueError):
         self.reason = reason
         self.lineno = lineno
         self.col_offset = col_offset
-        super().__init__(
-            None, {"reason": reason, "lineno": lineno, "col_offset": col_offset}
-        )
+        super().__init__(None, {"reason": reason, "lineno": lineno, "col_offset": col_offset})
 
     def _render(self) -> str:
         if self.lineno is None:
@@ -266,9 +262,7 @@ class SessionNotFound(SessionError):
     default_code = "session_not_found"
 
     def __init__(self, session_id: str) -> None:
-        super().__init__(
-            {"session_id": session_id}, message=f"session {session_id!r} not found"
-        )
+        super().__init__({"session_id": session_id}, message=f"session {session_id!r} not found")
 
 
 class SessionFailed(SessionError):
@@ -279,9 +273,7 @@ class SessionFailed(SessionError):
     default_code = "session_failed"
 
     def __init__(self, session_id: str) -> None:
-        super().__init__(
-            {"session_id": session_id}, message=f"session {session_id!r} has failed"
-        )
+        super().__init__({"session_id": session_id}, message=f"session {session_id!r} has failed")
 
 
 class SessionTerminal(SessionError):
@@ -306,9 +298,7 @@ class SessionPaused(SessionError):
     default_code = "session_paused"
 
     def __init__(self, session_id: str) -> None:
-        super().__init__(
-            {"session_id": session_id}, message=f"session {session_id!r} is paused"
-        )
+        super().__init__({"session_id": session_id}, message=f"session {session_id!r} is paused")
 
 
 class NotPaused(SessionError):
