@@ -83,7 +83,7 @@ class PhaseEvent:
         mission_session_id: The session the iteration belongs to.
         iteration_index: Zero-based index of the iteration.
         phase: ``propose``, ``execute``, ``observe``, ``evaluate`` or ``decide``.
-        phase_status: How the phase ended, e.g. ``ok`` or ``failed``.
+        phase_status: How the phase ended: ``succeeded`` or ``failed``.
         phase_started_at: When the phase started (aware UTC).
         phase_ended_at: When the phase ended (aware UTC).
         timestamp: When the event was emitted (aware UTC).
