@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
-
 from typing import Any
 
 import attrs
 import pytest
 
 import missionkit.audit
-
 from missionkit.audit import (
     LifecycleEvent,
     PhaseEvent,
@@ -22,7 +20,6 @@ from missionkit.audit import (
     VerdictEvent,
 )
 from missionkit.audit._events import event_from_dict
-
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 T1 = dt.datetime(2025, 1, 1, 0, 0, 1, 250, tzinfo=dt.UTC)
@@ -329,9 +326,9 @@ class TestGoldenDicts:
             error_message="",
         )
 
-        assert {"iteration_index": 0, "error_message": ""} == {
-            k: v for k, v in event.to_dict().items() if k in ("iteration_index", "error_message")
-        }
+        expected = {"iteration_index": 0, "error_message": ""}
+
+        assert expected == {k: v for k, v in event.to_dict().items() if k in expected}
 
 
 class TestSamplingIndexRule:
@@ -341,7 +338,9 @@ class TestSamplingIndexRule:
         """
         data = full_events()[2].to_dict()
 
-        assert (4, False) == (data["iteration_index"], "sampling_context" in data)
+        expected = (4, False)
+
+        assert expected == (data["iteration_index"], "sampling_context" in data)
 
     def test_context_without_index(self) -> None:
         """
@@ -357,9 +356,9 @@ class TestSamplingIndexRule:
             model_output_bytes=0,
         )
 
-        assert ["timestamp", "sampling_context", "model_output_bytes"] == list(
-            event.to_dict()
-        )[-3:]
+        expected = ["timestamp", "sampling_context", "model_output_bytes"]
+
+        assert expected == list(event.to_dict())[-3:]
 
     @pytest.mark.parametrize("flag", [True, False])
     def test_bool_is_not_an_index(self, flag: bool) -> None:
@@ -377,7 +376,9 @@ class TestSamplingIndexRule:
         )
         data = event.to_dict()
 
-        assert ("abort", False) == (data["sampling_context"], "iteration_index" in data)
+        expected = ("abort", False)
+
+        assert expected == (data["sampling_context"], "iteration_index" in data)
 
     def test_empty_context_and_no_index(self) -> None:
         """
@@ -500,7 +501,9 @@ class TestTruncation:
             revision_rationale="r" * 500,
         )
 
-        assert 500 == len(event.to_dict()["revision_rationale"])
+        expected = "r" * 500
+
+        assert expected == event.to_dict()["revision_rationale"]
 
 
 class TestEventRecords:
@@ -536,7 +539,9 @@ class TestEventRecords:
         first = event.to_dict()
         first["verdict"] = "tampered"
 
-        assert "adjust" == event.to_dict()["verdict"]
+        expected = "adjust"
+
+        assert expected == event.to_dict()["verdict"]
 
     def test_naive_timestamps_are_utc(self) -> None:
         """
@@ -550,7 +555,9 @@ class TestEventRecords:
             timestamp=dt.datetime(2025, 1, 1),
         )
 
-        assert (T0, S0) == (event.timestamp, event.to_dict()["timestamp"])
+        expected = (T0, S0)
+
+        assert expected == (event.timestamp, event.to_dict()["timestamp"])
 
     def test_other_zones_are_converted(self) -> None:
         """
@@ -565,7 +572,9 @@ class TestEventRecords:
             timestamp=dt.datetime(2025, 1, 1, 2, tzinfo=plus_two),
         )
 
-        assert (dt.UTC, S0) == (event.timestamp.tzinfo, event.to_dict()["timestamp"])
+        expected = (dt.UTC, S0)
+
+        assert expected == (event.timestamp.tzinfo, event.to_dict()["timestamp"])
 
     def test_equality_ignores_cached_json(self) -> None:
         """
