@@ -12,5 +12,6 @@ from __future__ import annotations
 
 from missionkit.store._memory import MemoryStore
 from missionkit.store._protocol import SessionStore
+from missionkit.store._sqlite import SQLiteStore
 
-__all__ = ["MemoryStore", "SessionStore"]
+__all__ = ["MemoryStore", "SQLiteStore", "SessionStore"]

@@ -18,10 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from missionkit.errors import InvalidArgument
+from missionkit.errors import (
+    InvalidArgument,
+    MissionkitError,
+    SessionCorrupt,
+    StoreError,
+    UnsupportedSchemaVersion,
+)
 from missionkit.models import STATUSES, SessionSummary
 
-__all__ = ["ORDER_KEYS", "UNREADABLE", "arrange", "check_listing_args"]
+__all__ = ["ORDER_KEYS", "UNREADABLE", "arrange", "check_listing_args", "unreadable_summary"]
 
 UNREADABLE = "unreadable"
 ORDER_KEYS = ("created_at", "updated_at", "session_id")
@@ -93,3 +99,21 @@ def _by_id(summary: SessionSummary) -> str:
 
 def _order_value(summary: SessionSummary, order_by: str) -> Any:
     return getattr(summary, order_by)
+
+
+def unreadable_summary(session_id: str, error: Exception) -> SessionSummary:
+    """
+    The summary of a session that cannot be read, ``error`` as ``"<code>: <problem>"``.
+
+    For `SessionCorrupt` the problem is its *problem*; for other store errors
+    (`UnsupportedSchemaVersion`, I/O failures) it is the error's message.
+    """
+    if isinstance(error, SessionCorrupt | StoreError) and not isinstance(
+        error, UnsupportedSchemaVersion
+    ):
+        text = f"{error.code}: {error.problem}"
+    elif isinstance(error, MissionkitError):
+        text = f"{error.code}: {error}"
+    else:
+        text = f"store_error: {type(error).__name__}: {error}"
+    return SessionSummary(session_id=session_id, status=UNREADABLE, error=text)
