@@ -99,7 +99,9 @@ class TestReplayRules:
         """
         No entries replay as no iterations.
         """
-        assert replay_audit_entries(SID, []) == []
+        expected: list[dict[str, Any]] = []
+
+        assert expected == replay_audit_entries(SID, [])
 
     def test_phases_then_same_index_verdict(self) -> None:
         """
@@ -312,7 +314,9 @@ class TestReplayMalformed:
         """
         Entries that cannot be iterated replay as no iterations.
         """
-        assert replay_audit_entries(SID, entries) == []
+        expected: list[dict[str, Any]] = []
+
+        assert expected == replay_audit_entries(SID, entries)
 
     def test_unhashable_and_odd_keys(self) -> None:
         """
