@@ -114,15 +114,21 @@ class PhaseEvent:
         """
         if self._json is not None:
             return dict(self._json)
+        ended = format_timestamp(self.phase_ended_at)
+        # Formatting dominates the cost; equal instants are formatted once.
         data: dict[str, Any] = {
             "event_type": "mission_phase_event",
             "mission_session_id": self.mission_session_id,
             "iteration_index": self.iteration_index,
             "phase": self.phase,
             "phase_status": self.phase_status,
-            "phase_started_at": format_timestamp(self.phase_started_at),
-            "phase_ended_at": format_timestamp(self.phase_ended_at),
-            "timestamp": format_timestamp(self.timestamp),
+            "phase_started_at": ended
+            if self.phase_started_at == self.phase_ended_at
+            else format_timestamp(self.phase_started_at),
+            "phase_ended_at": ended,
+            "timestamp": ended
+            if self.timestamp == self.phase_ended_at
+            else format_timestamp(self.timestamp),
         }
         if self.error_message:
             data["error_message"] = self.error_message
