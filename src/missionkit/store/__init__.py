@@ -10,8 +10,9 @@ files.
 
 from __future__ import annotations
 
+from missionkit.store._jsondir import JsonDirStore
 from missionkit.store._memory import MemoryStore
 from missionkit.store._protocol import SessionStore
 from missionkit.store._sqlite import SQLiteStore
 
-__all__ = ["MemoryStore", "SQLiteStore", "SessionStore"]
+__all__ = ["JsonDirStore", "MemoryStore", "SQLiteStore", "SessionStore"]

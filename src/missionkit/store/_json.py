@@ -16,7 +16,7 @@ from typing import Any
 from missionkit.errors import MissionValidationError, SessionCorrupt, UnsupportedSchemaVersion
 from missionkit.models import FinalReport, Iteration, SessionState
 
-__all__ = ["decode_header", "decode_iteration", "decode_report", "dumps", "parse"]
+__all__ = ["check_version", "decode_header", "decode_iteration", "decode_report", "dumps", "parse"]
 
 
 def dumps(data: Any) -> str:
@@ -55,17 +55,7 @@ def decode_header(session_id: str, label: str, data: Any) -> SessionState:
         missionkit.errors.UnsupportedSchemaVersion: ``version`` is an int other than 1.
         missionkit.errors.SessionCorrupt: Any other defect.
     """
-    if not isinstance(data, dict):
-        raise SessionCorrupt(session_id, f"{label}: expected an object")
-    if "version" not in data:
-        raise SessionCorrupt(session_id, f"{label}: field 'version': missing")
-    version = data["version"]
-    if type(version) is not int:
-        raise SessionCorrupt(
-            session_id, f"{label}: field 'version': expected an integer, got {_short(version)}"
-        )
-    if version != 1:
-        raise UnsupportedSchemaVersion(session_id, version)
+    check_version(session_id, label, data)
     if "iterations" in data:
         raise SessionCorrupt(session_id, f"{label}: field 'iterations': not allowed in a header")
     try:
@@ -78,6 +68,31 @@ def decode_header(session_id: str, label: str, data: Any) -> SessionState:
             f"{label}: field 'session_id': {state.session_id!r} does not match the stored id",
         )
     return state
+
+
+def check_version(session_id: str, label: str, data: Any) -> dict[str, Any]:
+    """
+    Require a JSON object whose ``version`` is 1, before anything else is decoded.
+
+    Returns:
+        *data*, known to be a dict.
+
+    Raises:
+        missionkit.errors.UnsupportedSchemaVersion: ``version`` is an int other than 1.
+        missionkit.errors.SessionCorrupt: Not an object, or ``version`` missing or not an int.
+    """
+    if not isinstance(data, dict):
+        raise SessionCorrupt(session_id, f"{label}: expected an object, got {_short(data)}")
+    if "version" not in data:
+        raise SessionCorrupt(session_id, f"{label}: field 'version': missing")
+    version = data["version"]
+    if type(version) is not int:
+        raise SessionCorrupt(
+            session_id, f"{label}: field 'version': expected an integer, got {_short(version)}"
+        )
+    if version != 1:
+        raise UnsupportedSchemaVersion(session_id, version)
+    return data
 
 
 def decode_iteration(session_id: str, label: str, data: Any, index: int) -> Iteration:

@@ -124,10 +124,13 @@ class MemoryStore:
 
     def load_report(self, session_id: str) -> FinalReport | None:
         """
-        Return the stored report, or None.
+        Return the report of a terminal session, or None.
         """
         check_session_id(session_id)
         with self._lock:
+            header = self._headers.get(session_id)
+            if header is None or not header.is_terminal:
+                return None
             return self._reports.get(session_id)
 
     def list_sessions(

@@ -135,6 +135,10 @@ class SessionStore(Protocol):
     def load_report(self, session_id: str) -> FinalReport | None:
         """
         Return the final report of a terminal session, or None.
+
+        A report is returned only while the stored status is ``completed``,
+        ``terminated`` or ``failed``; a report stored with a non-terminal
+        header is treated as a leftover and not returned.
         """
         ...
 

@@ -23,7 +23,14 @@ from missionkit.errors import (
     StoreError,
     UnsupportedSchemaVersion,
 )
-from missionkit.models import STATUSES, FinalReport, Iteration, SessionState, SessionSummary
+from missionkit.models import (
+    STATUSES,
+    TERMINAL_STATUSES,
+    FinalReport,
+    Iteration,
+    SessionState,
+    SessionSummary,
+)
 from missionkit.store._checks import check_append, check_new_session, check_revisions, check_start
 from missionkit.store._ids import check_session_id
 from missionkit.store._json import decode_header, decode_iteration, decode_report, dumps, parse
@@ -388,7 +395,7 @@ class SQLiteStore:
 
     def load_report(self, session_id: str) -> FinalReport | None:
         """
-        Return the stored report, or None.
+        Return the report of a terminal session, or None.
         """
         check_session_id(session_id)
         with self._translated(session_id):
@@ -396,9 +403,11 @@ class SQLiteStore:
             if conn is None:
                 return None
             row = conn.execute(
-                "SELECT body FROM reports WHERE session_id = ?", (session_id,)
+                "SELECT r.body, s.status FROM reports AS r JOIN sessions AS s"
+                " ON s.session_id = r.session_id WHERE r.session_id = ?",
+                (session_id,),
             ).fetchone()
-        if row is None:
+        if row is None or row[1] not in TERMINAL_STATUSES:
             return None
         return decode_report(session_id, "report", parse(session_id, "report", _text(row[0])))
 
