@@ -1,0 +1,363 @@
+"""
+Run-time guards compiled into predicate functions (SPEC §5.7).
+
+:func:`make_guards` returns fresh closures bound to one :class:`PredicateLimits`;
+the compiler places them in the predicate function's globals under names that
+start with ``__``, which no predicate source can spell.
+
+The work meter is a one-element list ``[remaining]`` created at the start of
+each evaluation and passed explicitly, so concurrent evaluations of one
+predicate never share state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Final
+
+from missionkit.errors import PredicateLimitExceeded
+from missionkit.predicate._limits import PredicateLimits
+
+__all__ = ["GUARD_NAMES", "digit_runs_exceed", "make_guards", "percent_format_exceeds"]
+
+_DIGIT_RUN: Final = re.compile(r"[0-9]+")
+_ASCII_DIGITS: Final = frozenset("0123456789")
+_PERCENT_FLAGS: Final = frozenset("#0- +")
+_SEQUENCES: Final = (str, list, tuple)
+_SCALAR_TYPES: Final = frozenset({type(None), bool, int, float, str})
+_CONTAINERS: Final = frozenset(
+    {list, tuple, set, frozenset, type({}.keys()), type({}.values()), type({}.items())}
+)
+
+GUARD_NAMES: Final = (
+    "__pow",
+    "__mul",
+    "__lshift",
+    "__mod",
+    "__add",
+    "__slice",
+    "__contains",
+    "__iter",
+    "__render",
+    "__format",
+    "__str",
+    "__int",
+    "__float",
+    "__sum",
+    "__any",
+    "__all",
+    "__min",
+    "__max",
+    "__sorted",
+    "__receiver",
+)
+"""
+Global names of the guard helpers, as the compiler emits them.
+"""
+
+Meter = list[int]
+
+
+def _number_exceeds(digits: str, limit: int) -> bool:
+    """
+    Tell whether the ASCII digit string *digits* denotes a number above *limit*.
+
+    Very long runs are decided by their length so that no huge int is built.
+    """
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(limit)):
+        return True
+    return int(significant or "0") > limit
+
+
+def digit_runs_exceed(spec: str, limit: int) -> bool:
+    """
+    Tell whether any maximal run of ASCII digits in *spec* exceeds *limit*.
+    """
+    return any(_number_exceeds(run, limit) for run in _DIGIT_RUN.findall(spec))
+
+
+def percent_format_exceeds(fmt: str, limit: int) -> bool:
+    """
+    Tell whether a ``%`` format string asks for a ``*`` or a too large width or precision.
+    """
+    i = 0
+    n = len(fmt)
+    while True:
+        i = fmt.find("%", i)
+        if i < 0:
+            return False
+        i += 1
+        if i < n and fmt[i] == "(":
+            depth = 1
+            i += 1
+            while i < n and depth:
+                if fmt[i] == "(":
+                    depth += 1
+                elif fmt[i] == ")":
+                    depth -= 1
+                i += 1
+        while i < n and fmt[i] in _PERCENT_FLAGS:
+            i += 1
+        for _part in range(2):
+            if i < n and fmt[i] == "*":
+                return True
+            start = i
+            while i < n and fmt[i] in _ASCII_DIGITS:
+                i += 1
+            if i > start and _number_exceeds(fmt[start:i], limit):
+                return True
+            if _part == 0 and i < n and fmt[i] == ".":
+                i += 1
+            else:
+                break
+        i += 1
+
+
+def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
+    """
+    Build the guard helpers for one set of *limits*.
+
+    Args:
+        limits: The limits the helpers enforce.
+
+    Returns:
+        A mapping from each name in :data:`GUARD_NAMES` to its helper.
+    """
+    max_bits = limits.max_int_bits
+    max_seq = limits.max_sequence_length
+    max_width = limits.max_format_width
+    max_work = limits.max_work
+
+    def breach(what: str, limit: int) -> PredicateLimitExceeded:
+        return PredicateLimitExceeded(what, limit)
+
+    def charge(m: Meter, n: int) -> None:
+        left = m[0] - n
+        if left < 0:
+            raise breach("work", max_work)
+        m[0] = left
+
+    def size(m: Meter, value: object) -> int:
+        """
+        Count what rendering *value* touches, stopping once it exceeds the meter.
+        """
+        budget = m[0]
+        total = 0
+        stack: list[Any] = [value]
+        while stack:
+            item = stack.pop()
+            kind = type(item)
+            total += 1
+            if kind is str:
+                total += len(item)
+            elif kind is dict:
+                total += len(item)
+                if total > budget:
+                    return total
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            elif kind in _CONTAINERS:
+                total += len(item)
+                if total > budget:
+                    return total
+                stack.extend(item)
+            if total > budget:
+                return total
+        return total
+
+    def int_bits(a: object, b: object) -> bool:
+        return isinstance(a, int) and isinstance(b, int)
+
+    def g_pow(a: Any, b: Any) -> Any:
+        if int_bits(a, b) and b >= 0:
+            abits = a.bit_length()
+            if abits > 1 and b > 1:
+                if (abits - 1) * b + 1 > max_bits:
+                    raise breach("int_bits", max_bits)
+                if abits * b > max_bits:
+                    result = a**b
+                    if result.bit_length() > max_bits:
+                        raise breach("int_bits", max_bits)
+                    return result
+        return a**b
+
+    def g_mul(m: Meter, a: Any, b: Any) -> Any:
+        if isinstance(a, int):
+            if isinstance(b, int):
+                hi = a.bit_length() + b.bit_length()
+                if hi > max_bits and (
+                    hi - 1 > max_bits or (a and b and (a * b).bit_length() > max_bits)
+                ):
+                    raise breach("int_bits", max_bits)
+                return a * b
+            seq, n = b, a
+        elif isinstance(b, int):
+            seq, n = a, b
+        else:
+            return a * b
+        if isinstance(seq, _SEQUENCES) and n > 0:
+            length = len(seq) * n
+            if length > max_seq:
+                raise breach("sequence_length", max_seq)
+            charge(m, length)
+        return a * b
+
+    def g_lshift(a: Any, b: Any) -> Any:
+        if int_bits(a, b) and b >= 0 and a and a.bit_length() + b > max_bits:
+            raise breach("int_bits", max_bits)
+        return a << b
+
+    def g_mod(m: Meter, a: Any, b: Any) -> Any:
+        if type(a) is str:
+            if percent_format_exceeds(a, max_width):
+                raise breach("format_width", max_width)
+            charge(m, len(a) + size(m, b))
+        return a % b
+
+    def g_add(m: Meter, a: Any, b: Any) -> Any:
+        kind = type(a)
+        if (kind is str or kind is list or kind is tuple) and type(b) is kind:
+            charge(m, len(a) + len(b))
+        return a + b
+
+    def g_slice(m: Meter, value: Any, lower: Any, upper: Any, step: Any) -> Any:
+        index = slice(lower, upper, step)
+        if isinstance(value, _SEQUENCES):
+            charge(m, len(range(len(value))[index]))
+        return value[index]
+
+    def g_contains(m: Meter, container: Any) -> Any:
+        kind = type(container)
+        if kind is dict or kind is list or kind is str or kind is tuple:
+            n = len(container)
+            if n:
+                charge(m, n)
+        return container
+
+    def per_item(m: Meter, iterator: Iterator[Any]) -> Iterator[Any]:
+        for item in iterator:
+            charge(m, 1)
+            yield item
+
+    def g_iter(m: Meter, iterable: Any) -> Any:
+        try:
+            n = len(iterable)
+        except TypeError:
+            return per_item(m, iter(iterable))
+        if n:
+            charge(m, n)
+        return iterable
+
+    def g_render(m: Meter, value: Any) -> Any:
+        charge(m, size(m, value))
+        return value
+
+    def g_format(m: Meter, value: Any, conversion: int, spec: str) -> str:
+        charge(m, size(m, value))
+        if conversion == 115:
+            value = str(value)
+        elif conversion == 114:
+            value = repr(value)
+        elif conversion == 97:
+            value = ascii(value)
+        if digit_runs_exceed(spec, max_width):
+            raise breach("format_width", max_width)
+        return format(value, spec)
+
+    def g_str(m: Meter, *args: Any, **kwargs: Any) -> str:
+        if args:
+            charge(m, size(m, args[0]))
+        return str(*args, **kwargs)
+
+    def g_int(m: Meter, *args: Any, **kwargs: Any) -> int:
+        if args and type(args[0]) is str:
+            charge(m, len(args[0]))
+        return int(*args, **kwargs)
+
+    def g_float(m: Meter, *args: Any) -> float:
+        if args and type(args[0]) is str:
+            charge(m, len(args[0]))
+        return float(*args)
+
+    def sized(m: Meter, value: Any) -> None:
+        try:
+            n = len(value)
+        except TypeError:
+            return
+        charge(m, n)
+
+    def g_sum(m: Meter, value: Any) -> Any:
+        sized(m, value)
+        return sum(value)
+
+    def g_any(m: Meter, value: Any) -> bool:
+        sized(m, value)
+        return any(value)
+
+    def g_all(m: Meter, value: Any) -> bool:
+        sized(m, value)
+        return all(value)
+
+    def scalars(m: Meter, name: str, items: Iterable[Any]) -> list[Any]:
+        sized(m, items)
+        values = list(items)
+        total = len(values)
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                total += len(value)
+            elif kind not in _SCALAR_TYPES:
+                raise TypeError(
+                    f"{name}() accepts only None, bool, int, float and str elements,"
+                    f" not {kind.__name__}"
+                )
+        charge(m, total)
+        return values
+
+    def g_min(m: Meter, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1:
+            return min(scalars(m, "min", args[0]), **kwargs)
+        return min(*scalars(m, "min", args), **kwargs)
+
+    def g_max(m: Meter, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1:
+            return max(scalars(m, "max", args[0]), **kwargs)
+        return max(*scalars(m, "max", args), **kwargs)
+
+    def g_sorted(m: Meter, *args: Any, **kwargs: Any) -> list[Any]:
+        if len(args) == 1:
+            return sorted(scalars(m, "sorted", args[0]), **kwargs)
+        return sorted(*args, **kwargs)
+
+    def g_receiver(m: Meter, value: Any) -> Any:
+        if type(value) is str:
+            n = len(value)
+            if n:
+                charge(m, n)
+        return value
+
+    helpers: dict[str, Callable[..., Any]] = {
+        "__pow": g_pow,
+        "__mul": g_mul,
+        "__lshift": g_lshift,
+        "__mod": g_mod,
+        "__add": g_add,
+        "__slice": g_slice,
+        "__contains": g_contains,
+        "__iter": g_iter,
+        "__render": g_render,
+        "__format": g_format,
+        "__str": g_str,
+        "__int": g_int,
+        "__float": g_float,
+        "__sum": g_sum,
+        "__any": g_any,
+        "__all": g_all,
+        "__min": g_min,
+        "__max": g_max,
+        "__sorted": g_sorted,
+        "__receiver": g_receiver,
+    }
+    return helpers
