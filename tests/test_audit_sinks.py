@@ -10,6 +10,7 @@ import logging
 import os
 import stat
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -651,3 +652,32 @@ class TestDeliver:
             *JsonlSink.read_entries(path),
             *memory.entries(),
         ]
+
+
+class TestJsonlSinkLifetime:
+    def test_collected_open_sink_warns(self, path: Path) -> None:
+        """
+        An open sink that is garbage collected emits a ``ResourceWarning`` and closes its file.
+        """
+        sink = JsonlSink(path)
+        sink(make_event())
+
+        with pytest.warns(ResourceWarning, match="unclosed"):
+            sink.__del__()
+        sink.close()
+
+    def test_closed_or_unopened_sink_is_silent(self, path: Path) -> None:
+        """
+        Collecting an unopened or closed sink emits nothing.
+        """
+        unopened = JsonlSink(path)
+        closed = JsonlSink(path)
+        closed(make_event())
+        closed.close()
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            unopened.__del__()
+            closed.__del__()
+
+        assert not caught

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import threading
+import warnings
 from types import TracebackType
 from typing import Any, Self
 
@@ -143,7 +144,9 @@ class JsonlSink:
     ``json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":"))``
     plus ``"\\n"`` in a single unbuffered write, so lines from several sinks or
     processes appending to one file do not interleave.  With *fsync* the file
-    is also synced after every event.  All methods are thread-safe.
+    is also synced after every event.  All methods are thread-safe.  Close
+    the sink (or use it as a context manager); an open sink that is garbage
+    collected closes its file and emits a ``ResourceWarning``.
 
     A text that cannot be encoded as UTF-8 (a lone surrogate) is written with
     ``ensure_ascii=True`` instead, which reads back to the same value.
@@ -209,6 +212,16 @@ class JsonlSink:
             self._closed = True
             fd, self._fd = self._fd, None
             if fd is not None:
+                os.close(fd)
+
+    def __del__(self) -> None:
+        # Like a file object: an open sink that is collected warns and closes.
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            self._fd = None
+            try:
+                warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2)
+            finally:
                 os.close(fd)
 
     @property
