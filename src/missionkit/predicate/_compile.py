@@ -313,7 +313,12 @@ class _Rewriter:
                 self._limits.max_format_width,
             )
         ):
-            node.value = value if cheap_value else self._call("__render", [value], original_value)
+            if not cheap_value:
+                # A non-empty spec on a container fails without rendering it.
+                plain_spec = spec is not None and bool(spec.values) and node.conversion == -1
+                helper = "__receiver" if plain_spec else "__render"
+                value = self._call(helper, [value], original_value)
+            node.value = value
             return node
         rendered_spec = self.visit(spec)
         conversion = ast.copy_location(ast.Constant(value=node.conversion), node)

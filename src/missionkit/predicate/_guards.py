@@ -26,6 +26,8 @@ _ASCII_DIGITS: Final = frozenset("0123456789")
 _PERCENT_FLAGS: Final = frozenset("#0- +")
 _SEQUENCES: Final = (str, list, tuple)
 _SCALAR_TYPES: Final = frozenset({type(None), bool, int, float, str})
+_LEAF_TYPES: Final = frozenset({type(None), bool, int, float, complex})
+_STR_ONLY: Final = frozenset({str})
 _CONTAINERS: Final = frozenset(
     {list, tuple, set, frozenset, type({}.keys()), type({}.values()), type({}.items())}
 )
@@ -139,32 +141,49 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
             raise breach("work", max_work)
         m[0] = left
 
+    def scan(items: Any, total: int, budget: int, stack: list[Any]) -> int:
+        """
+        Add the elements of one container to *total*; queue nested containers.
+
+        Homogeneous containers of scalars or strings are summed at C speed.
+        """
+        n = len(items)
+        total += n
+        if total > budget:
+            return total
+        if n < 8:
+            for item in items:
+                kind = type(item)
+                if kind is str:
+                    total += len(item)
+                elif kind not in _LEAF_TYPES:
+                    stack.append(item)
+            return total
+        kinds = set(map(type, items))
+        if kinds <= _LEAF_TYPES:
+            return total
+        if kinds == _STR_ONLY:
+            return total + sum(map(len, items))
+        stack.extend(items)
+        return total
+
     def size(m: Meter, value: object) -> int:
         """
         Count what rendering *value* touches, stopping once it exceeds the meter.
         """
         budget = m[0]
-        total = 0
+        total = 1
         stack: list[Any] = [value]
-        while stack:
+        while stack and total <= budget:
             item = stack.pop()
             kind = type(item)
-            total += 1
             if kind is str:
                 total += len(item)
             elif kind is dict:
-                total += len(item)
-                if total > budget:
-                    return total
-                stack.extend(item.keys())
-                stack.extend(item.values())
+                total = scan(item.keys(), total, budget, stack)
+                total = scan(item.values(), total, budget, stack)
             elif kind in _CONTAINERS:
-                total += len(item)
-                if total > budget:
-                    return total
-                stack.extend(item)
-            if total > budget:
-                return total
+                total = scan(item, total, budget, stack)
         return total
 
     def int_bits(a: object, b: object) -> bool:
@@ -255,7 +274,10 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
         return value
 
     def g_format(m: Meter, value: Any, conversion: int, spec: str) -> str:
-        charge(m, size(m, value))
+        if conversion != -1 or not spec:
+            charge(m, size(m, value))
+        elif type(value) is str:
+            charge(m, len(value))
         if conversion == 115:
             value = str(value)
         elif conversion == 114:

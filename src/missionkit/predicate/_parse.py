@@ -16,7 +16,7 @@ from typing import Final
 from missionkit.errors import PredicateRejected
 from missionkit.predicate._limits import PredicateLimits
 
-__all__ = ["ALLOWED_CALLABLES", "ALLOWED_METHODS", "parse_predicate"]
+__all__ = ["ALLOWED_CALLABLES", "ALLOWED_METHODS", "MAX_LOOP_NESTING", "parse_predicate"]
 
 ALLOWED_CALLABLES: Final[frozenset[str]] = frozenset(
     {"len", "min", "max", "sum", "abs", "any", "all", "sorted", "str", "int", "float", "bool"}
@@ -33,6 +33,14 @@ The nine methods a predicate may call on a ``dict`` or ``str`` receiver (SPEC §
 """
 
 _DATA_NAME: Final = "obs"
+
+MAX_LOOP_NESTING: Final = 3
+"""
+Most ``for`` clauses that may enclose any point of a predicate.
+
+Each nested clause multiplies the work; the work meter bounds it, but a static
+cap refuses the shape outright (``forbidden_node`` on the comprehension).
+"""
 
 _ALLOWED_BINOPS: Final = (
     ast.Add,
@@ -63,6 +71,9 @@ _TRANSPARENT: Final = (
     ast.JoinedStr,
     ast.FormattedValue,
 )
+
+
+_Task = tuple[ast.AST, frozenset[str], int, bool]
 
 
 def _position(node: ast.AST) -> tuple[int | None, int | None]:
@@ -171,19 +182,17 @@ class _Validator:
         """
         Walk *tree* and raise on the first disallowed node.
         """
-        stack: list[tuple[ast.AST, frozenset[str], bool]] = [(tree.body, frozenset(), False)]
+        stack: list[_Task] = [(tree.body, frozenset(), 0, False)]
         while stack:
-            node, scope, is_target_check = stack.pop()
+            node, scope, loops, is_target_check = stack.pop()
             if is_target_check:
                 assert isinstance(node, ast.comprehension)
                 self._check_targets(node)
                 continue
-            children = self._visit(node, scope)
+            children = self._visit(node, scope, loops)
             stack.extend(reversed(children))
 
-    def _visit(
-        self, node: ast.AST, scope: frozenset[str]
-    ) -> list[tuple[ast.AST, frozenset[str], bool]]:
+    def _visit(self, node: ast.AST, scope: frozenset[str], loops: int) -> list[_Task]:
         """
         Check *node* itself and return its child tasks in visiting order.
         """
@@ -194,7 +203,7 @@ class _Validator:
             self._check_name(node, scope)
             return []
         if isinstance(node, ast.Call):
-            return self._visit_call(node, scope)
+            return self._visit_call(node, scope, loops)
         if isinstance(node, ast.Attribute):
             if node.attr.startswith("__"):
                 raise _reject("dunder_attribute", node)
@@ -204,18 +213,18 @@ class _Validator:
         if isinstance(node, ast.BinOp):
             if not isinstance(node.op, _ALLOWED_BINOPS):
                 raise _reject("binop_not_allowed", node)
-            return [(node.left, scope, False), (node.right, scope, False)]
+            return [(node.left, scope, loops, False), (node.right, scope, loops, False)]
         if isinstance(node, ast.Dict):
             if any(key is None for key in node.keys):
                 raise _reject("dict_unpacking", node)
             keys: list[ast.AST] = [key for key in node.keys if key is not None]
-            return [(child, scope, False) for child in (*keys, *node.values)]
+            return [(child, scope, loops, False) for child in (*keys, *node.values)]
         if isinstance(node, ast.keyword):
-            return [(node.value, scope, False)]
+            return [(node.value, scope, loops, False)]
         if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
-            return self._visit_comprehension(node, scope)
+            return self._visit_comprehension(node, scope, loops)
         if isinstance(node, _TRANSPARENT):
-            return [(child, scope, False) for child in ast.iter_child_nodes(node)]
+            return [(child, scope, loops, False) for child in ast.iter_child_nodes(node)]
         if isinstance(node, ast.expr_context):
             return []
         if isinstance(node, (ast.operator, ast.unaryop, ast.boolop, ast.cmpop)):
@@ -252,14 +261,12 @@ class _Validator:
         raise _reject("name_not_allowed", node)
 
     @staticmethod
-    def _visit_call(
-        node: ast.Call, scope: frozenset[str]
-    ) -> list[tuple[ast.AST, frozenset[str], bool]]:
+    def _visit_call(node: ast.Call, scope: frozenset[str], loops: int) -> list[_Task]:
         """
         Check the callee of *node* and return the argument tasks.
         """
         func = node.func
-        children: list[tuple[ast.AST, frozenset[str], bool]] = []
+        children: list[_Task] = []
         if isinstance(func, ast.Name):
             if func.id not in ALLOWED_CALLABLES:
                 raise _reject("call_target_not_allowed", node)
@@ -272,30 +279,32 @@ class _Validator:
                 raise _reject("dunder_attribute", func)
             if func.attr not in ALLOWED_METHODS:
                 raise _reject("call_target_method_not_allowed", func)
-            children.append((func.value, scope, False))
+            children.append((func.value, scope, loops, False))
         else:
             raise _reject("call_target_not_name", node)
-        children.extend((arg, scope, False) for arg in node.args)
-        children.extend((kw, scope, False) for kw in node.keywords)
+        children.extend((arg, scope, loops, False) for arg in node.args)
+        children.extend((kw, scope, loops, False) for kw in node.keywords)
         return children
 
     @staticmethod
     def _visit_comprehension(
-        node: ast.ListComp | ast.GeneratorExp, scope: frozenset[str]
-    ) -> list[tuple[ast.AST, frozenset[str], bool]]:
+        node: ast.ListComp | ast.GeneratorExp, scope: frozenset[str], loops: int
+    ) -> list[_Task]:
         """
         Order the tasks of a comprehension as SPEC §5.5 prescribes.
         """
-        children: list[tuple[ast.AST, frozenset[str], bool]] = []
+        if loops + len(node.generators) > MAX_LOOP_NESTING:
+            raise _reject("forbidden_node", node)
+        children: list[_Task] = []
         visible = scope
-        for clause in node.generators:
+        for depth, clause in enumerate(node.generators, start=loops):
             if clause.is_async:
                 raise _reject("async_comprehension", clause.target)
-            children.append((clause.iter, visible, False))
-            children.append((clause, visible, True))
+            children.append((clause.iter, visible, depth, False))
+            children.append((clause, visible, depth, True))
             visible = visible | frozenset(_target_names(clause.target))
-            children.extend((cond, visible, False) for cond in clause.ifs)
-        children.append((node.elt, visible, False))
+            children.extend((cond, visible, depth + 1, False) for cond in clause.ifs)
+        children.append((node.elt, visible, loops + len(node.generators), False))
         return children
 
     @staticmethod
