@@ -441,6 +441,22 @@ class TestReadEntries:
         assert expected == [(r.name, r.missionkit_skipped_lines) for r in warnings]
         assert "skipped 1 invalid line" in warnings[0].getMessage()
 
+    def test_append_after_torn_line(self, path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        """
+        Appending to a file with a torn last line starts a new line; only the torn one is lost.
+        """
+        path.write_bytes(b'{"event_type":"mission_ve')
+        event = make_event()
+        with JsonlSink(path) as sink:
+            sink(event)
+
+        expected = ([event.to_dict()], [1])
+
+        assert expected == (
+            JsonlSink.read_entries(path),
+            [r.missionkit_skipped_lines for r in caplog.records],
+        )
+
     def test_complete_last_line_without_newline(self, path: Path) -> None:
         """
         A last line that parses is kept even without its newline.

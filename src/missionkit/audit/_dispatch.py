@@ -50,10 +50,11 @@ def deliver(sinks: Sequence[AuditSink], event: AuditEvent, logger: logging.Logge
             sink(event)
         except Exception:
             described = sink_repr(sink)
+            event_type = getattr(event, "event_type", None)
             logger.warning(
                 "audit sink %s failed on %s; skipped",
                 described,
-                event.event_type,
+                event_type,
                 exc_info=True,
-                extra={"missionkit_sink": described, "missionkit_event_type": event.event_type},
+                extra={"missionkit_sink": described, "missionkit_event_type": event_type},
             )

@@ -24,6 +24,20 @@ _WARNING_LOGGER = "missionkit"
 _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
 
 
+def _ends_mid_line(path: str | os.PathLike[str]) -> bool:
+    """
+    Tell whether a file's last line is torn (no final newline), e.g. after a crash.
+    """
+    try:
+        with open(path, "rb") as handle:
+            if handle.seek(0, os.SEEK_END) == 0:
+                return False
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) != b"\n"
+    except OSError:
+        return False
+
+
 class LoggingSink:
     """
     Log every event as one line of JSON.
@@ -148,6 +162,9 @@ class JsonlSink:
     the sink (or use it as a context manager); an open sink that is garbage
     collected closes its file and emits a ``ResourceWarning``.
 
+    If the file ends in a torn line (a writer crashed mid-line), the first
+    write starts with a newline so only the torn line is lost on reading.
+
     A text that cannot be encoded as UTF-8 (a lone surrogate) is written with
     ``ensure_ascii=True`` instead, which reads back to the same value.
 
@@ -195,6 +212,8 @@ class JsonlSink:
             fd = self._fd
             if fd is None:
                 fd = self._fd = os.open(self.path, _OPEN_FLAGS, 0o600)
+                if _ends_mid_line(self.path):
+                    line = b"\n" + line
             view = memoryview(line)
             while view:
                 written = os.write(fd, view)
