@@ -1,0 +1,46 @@
+"""
+What a `Session` handle caches: the stored header, the iterations and the view.
+"""
+
+from __future__ import annotations
+
+from missionkit._engine._view import CumulativeView
+from missionkit.models import CriterionResult, Iteration, SessionState
+
+
+__all__ = ["SessionCache"]
+
+
+class SessionCache:
+    """
+    The session as last read or written through this handle.
+
+    Iterations are append-only in every store, so a refresh only loads the
+    header and the iterations after the cached count.
+    """
+
+    __slots__ = ("header", "iterations", "view")
+
+    def __init__(self, header: SessionState, iterations: list[Iteration]) -> None:
+        self.header = header
+        self.iterations = iterations
+        self.view = CumulativeView()
+        for iteration in iterations:
+            self.view.add(iteration)
+
+    def extend(self, iterations: list[Iteration]) -> None:
+        """
+        Append newly stored iterations.
+        """
+        for iteration in iterations:
+            self.iterations.append(iteration)
+            self.view.add(iteration)
+
+    def latest_evaluation(self) -> tuple[CriterionResult, ...] | None:
+        """
+        Criterion results of the most recent evaluated iteration.
+        """
+        for iteration in reversed(self.iterations):
+            if iteration.checkpoint_evaluated:
+                return iteration.criteria_evaluation
+        return None

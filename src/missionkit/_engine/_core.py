@@ -1,0 +1,72 @@
+"""
+The collaborators one `Mission` composes, as the engine sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from missionkit._tools import Tool
+from missionkit.audit import AuditEvent
+from missionkit.audit._dispatch import deliver
+from missionkit.models import Limits
+
+
+__all__ = ["MissionCore", "exception_text"]
+
+
+def exception_text(exc: BaseException, limit: int | None = 200) -> str:
+    """
+    ``f"{type(exc).__name__}: {exc}"`` with ``<unprintable>`` fallback, cut to *limit*.
+    """
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001
+        message = "<unprintable>"
+    text = f"{type(exc).__name__}: {message}"
+    return text if limit is None else text[:limit]
+
+
+@attrs.frozen
+class MissionCore:
+    """
+    Read-only composition of a Mission's collaborators, shared by its sessions.
+    """
+
+    tools: Mapping[str, Tool]
+    store: Any
+    sinks: tuple[Callable[[Any], None], ...]
+    proposer: Callable[..., Any] | None
+    sampler: Any
+    clock: Callable[[], datetime]
+    tool_timeout: float | None
+    control_tools: Collection[str]
+    flag_lookup: Mapping[str, str] | None
+    limits: Limits
+    script_runner: Callable[[], Any]
+    logger: logging.Logger = attrs.field(factory=lambda: logging.getLogger("missionkit"))
+
+    def emit(self, event: AuditEvent) -> None:
+        """
+        Deliver an event to every sink (failures logged and skipped).
+        """
+        deliver(self.sinks, event, self.logger)
+
+    def runnable(self, allowlist: Sequence[str]) -> tuple[str, ...]:
+        """
+        Allowlisted tools this Mission can run, in allowlist order.
+        """
+        tools = self.tools
+        return tuple(n for n in allowlist if n in tools and tools[n].func is not None)
+
+    def known(self, allowlist: Sequence[str]) -> tuple[str, ...]:
+        """
+        Allowlisted tools this Mission knows (runnable or external), in allowlist order.
+        """
+        return tuple(n for n in allowlist if n in self.tools)

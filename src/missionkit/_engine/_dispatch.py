@@ -1,0 +1,78 @@
+"""
+Running one tool call (SPEC §6.4).
+"""
+
+from __future__ import annotations
+
+import math
+
+from collections.abc import Collection
+from typing import Any
+
+from missionkit._engine._core import MissionCore, exception_text
+from missionkit._engine._observation import result_summary
+from missionkit._engine._runtime import Runtime
+from missionkit._jsonsafe import to_json_data
+from missionkit.models import ToolCallRecord
+
+
+__all__ = ["dispatch", "effective_timeout"]
+
+
+def effective_timeout(
+    core: MissionCore, tool_timeout: float | None, remaining: float | None
+) -> float | None:
+    """
+    The minimum of the tool's (or Mission's) timeout and the remaining active seconds.
+    """
+    timeout = tool_timeout if tool_timeout is not None else core.tool_timeout
+    if remaining is not None:
+        timeout = remaining if timeout is None else min(timeout, remaining)
+    return timeout
+
+
+def _failed(name: str, args: Any, message: str, duration_ms: int = 0) -> ToolCallRecord:
+    return ToolCallRecord(name, args, "failed", None, duration_ms, message)
+
+
+async def dispatch(
+    core: MissionCore,
+    rt: Runtime,
+    tool_name: str,
+    args: dict[str, Any],
+    allowlist: Collection[str],
+    remaining: float | None,
+) -> tuple[ToolCallRecord, Any]:
+    """
+    Run one call; return its record and its JSON-safe result (None unless ``ok``).
+
+    Tool exceptions and timeouts become ``failed`` records; only
+    ``BaseException``s that are not ``Exception``s propagate.
+    """
+    record_args = to_json_data(args)
+    if tool_name not in allowlist:
+        return ToolCallRecord(tool_name, record_args, "skipped_not_allowed", None, 0), None
+    tool = core.tools.get(tool_name)
+    if tool is None:
+        message = f"LookupError: tool {tool_name!r} is not registered with this Mission"
+        return _failed(tool_name, record_args, message), None
+    if tool.func is None:
+        message = (
+            f"LookupError: tool {tool_name!r} is external; report its result with Session.observe()"
+        )
+        return _failed(tool_name, record_args, message), None
+    timeout = effective_timeout(core, tool.timeout, remaining)
+    clock = core.clock
+    started = clock()
+    try:
+        value = await rt.call(tool.func, to_json_data(args), timeout, "tool call")
+    except Exception as exc:  # noqa: BLE001 - a failing tool never fails the iteration
+        duration = _duration_ms(started, clock())
+        return _failed(tool_name, record_args, exception_text(exc), duration), None
+    duration = _duration_ms(started, clock())
+    safe = to_json_data(value)
+    return ToolCallRecord(tool_name, record_args, "ok", result_summary(safe), duration), safe
+
+
+def _duration_ms(started: Any, ended: Any) -> int:
+    return max(0, math.floor((ended - started).total_seconds() * 1000))

@@ -1,0 +1,140 @@
+"""
+Building an `Observation` from call records (SPEC §6.5).
+
+The engine owns the ``_status`` and ``tool_name`` markers of every
+``tool_results`` entry: a tool can neither spoof nor hide them, because any
+values it returned under those keys are moved into ``_shadowed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from missionkit._jsonsafe import cap, compact_json, truncation_marker
+from missionkit.models import Observation, ToolCallRecord
+
+
+__all__ = ["ObservationBuilder", "result_summary"]
+
+_MARKERS = ("_status", "tool_name")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def result_summary(value: Any) -> dict[str, Any]:
+    """
+    ``{"type", "bytes", "keys" | "length"}`` of a JSON-safe result (SPEC §3.6).
+    """
+    kind = _json_type(value)
+    summary: dict[str, Any] = {
+        "type": kind,
+        "bytes": len(compact_json(value).encode("utf-8", "surrogatepass")),
+    }
+    if kind == "object":
+        summary["keys"] = list(value)[:20]
+    elif kind in ("array", "string"):
+        summary["length"] = len(value)
+    return summary
+
+
+def annotate(record: ToolCallRecord, value: Any, limit: int) -> dict[str, Any]:
+    """
+    The ``tool_results`` entry for one record and its JSON-safe result.
+    """
+    if isinstance(value, dict):
+        entry = dict(value)
+        shadowed = {key: entry.pop(key) for key in _MARKERS if key in entry}
+        if shadowed:
+            entry["_shadowed"] = shadowed
+        entry["_status"] = record.status
+        entry["tool_name"] = record.tool_name
+    else:
+        entry = {"_status": record.status, "tool_name": record.tool_name, "result": value}
+    if cap(entry, limit) is not entry:
+        return {
+            "_status": record.status,
+            "tool_name": record.tool_name,
+            "result": truncation_marker(value),
+        }
+    return entry
+
+
+class ObservationBuilder:
+    """
+    Accumulates tool results, metrics, events and errors for one observation.
+    """
+
+    __slots__ = ("errors", "events", "limit", "metrics", "started_at", "tool_results")
+
+    def __init__(self, limit: int, started_at: datetime) -> None:
+        self.limit = limit
+        self.started_at = started_at
+        self.tool_results: list[dict[str, Any]] = []
+        self.metrics: dict[str, Any] = {}
+        self.events: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+
+    def add_call(self, record: ToolCallRecord, value: Any) -> None:
+        """
+        Add one executed record and its (untruncated) JSON-safe result.
+        """
+        self.tool_results.append(annotate(record, value, self.limit))
+        if record.status == "ok":
+            if isinstance(value, dict):
+                self.merge(value.get("metrics"), value.get("events"))
+        else:
+            self.add_error(record.tool_name, record.status, record.error_message)
+
+    def merge(self, metrics: Any, events: Any) -> None:
+        """
+        Merge a metrics dict (later wins, values capped) and append dict events (capped).
+        """
+        if isinstance(metrics, dict):
+            limit = self.limit
+            for key, value in metrics.items():
+                self.metrics[key] = cap(value, limit)
+        if isinstance(events, list):
+            self.add_events(events)
+
+    def add_events(self, events: Sequence[Any]) -> None:
+        """
+        Append every dict of *events*, capped; other items are dropped.
+        """
+        for event in events:
+            if isinstance(event, dict):
+                self.events.append(cap(event, self.limit))
+
+    def add_error(self, tool_name: str, status: str, error_message: str | None) -> None:
+        """
+        Record a non-ok outcome.
+        """
+        self.errors.append(
+            {"tool_name": tool_name, "status": status, "error_message": error_message}
+        )
+
+    def build(self, ended_at: datetime) -> Observation:
+        """
+        Freeze the observation.
+        """
+        return Observation(
+            tool_results=tuple(self.tool_results),
+            metrics=self.metrics,
+            events=tuple(self.events),
+            errors=tuple(self.errors),
+            phase_started_at=self.started_at,
+            phase_ended_at=ended_at,
+        )

@@ -1,0 +1,171 @@
+"""
+The iteration under construction and the phase wrapper (SPEC §6.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from missionkit._engine._core import MissionCore, exception_text
+from missionkit.audit import PhaseEvent
+from missionkit.models import Iteration, PhaseRecord
+
+
+__all__ = ["Draft", "PhaseFailed", "run_phase"]
+
+T = TypeVar("T")
+
+
+class Draft:
+    """
+    Mutable fields of the iteration being built; frozen into an `Iteration` at commit.
+    """
+
+    __slots__ = (
+        "checkpoint_evaluated",
+        "criteria_evaluation",
+        "ended_at",
+        "failed_phase",
+        "iteration_index",
+        "no_progress_counter",
+        "observation",
+        "phases",
+        "progress",
+        "revision_rationale",
+        "sampling_output",
+        "sampling_rationale",
+        "sampling_rejection_reason",
+        "sampling_status",
+        "sandbox_terminated_reason",
+        "script_call_log",
+        "script_error",
+        "started_at",
+        "status",
+        "strategy",
+        "strategy_source",
+        "tool_calls",
+        "verdict",
+        "verdict_reason",
+    )
+
+    def __init__(self, iteration_index: int, started_at: datetime, counter: int) -> None:
+        self.iteration_index = iteration_index
+        self.started_at = started_at
+        self.ended_at = started_at
+        self.status = "succeeded"
+        self.phases: list[PhaseRecord] = []
+        self.strategy: Any = None
+        self.strategy_source: str | None = None
+        self.tool_calls: tuple[Any, ...] = ()
+        self.script_call_log: tuple[Any, ...] | None = None
+        self.script_error: str | None = None
+        self.sandbox_terminated_reason: str | None = None
+        self.observation: Any = None
+        self.criteria_evaluation: tuple[Any, ...] = ()
+        self.checkpoint_evaluated = False
+        self.progress = False
+        self.no_progress_counter = counter
+        self.verdict: str | None = None
+        self.verdict_reason: str | None = None
+        self.revision_rationale: str | None = None
+        self.sampling_status: str | None = None
+        self.sampling_rejection_reason: str | None = None
+        self.sampling_output: Any = None
+        self.sampling_rationale: str | None = None
+        self.failed_phase: str | None = None
+
+    def freeze(self) -> Iteration:
+        """
+        Build the immutable `Iteration`.
+        """
+        return Iteration(
+            iteration_index=self.iteration_index,
+            status=self.status,  # type: ignore[arg-type]
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            phases=tuple(self.phases),
+            strategy=self.strategy,
+            strategy_source=self.strategy_source,  # type: ignore[arg-type]
+            tool_calls=self.tool_calls,
+            script_call_log=self.script_call_log,
+            script_error=self.script_error,
+            sandbox_terminated_reason=self.sandbox_terminated_reason,  # type: ignore[arg-type]
+            observation=self.observation,
+            criteria_evaluation=self.criteria_evaluation,
+            checkpoint_evaluated=self.checkpoint_evaluated,
+            progress=self.progress,
+            no_progress_counter=self.no_progress_counter,
+            verdict=self.verdict,  # type: ignore[arg-type]
+            verdict_reason=self.verdict_reason,
+            revision_rationale=self.revision_rationale,
+            sampling_status=self.sampling_status,  # type: ignore[arg-type]
+            sampling_rejection_reason=self.sampling_rejection_reason,
+            sampling_output=self.sampling_output,
+            sampling_rationale=self.sampling_rationale,
+        )
+
+
+class PhaseFailed(Exception):  # noqa: N818 - internal carrier, never escapes the engine
+    """
+    Carries the original exception of a failed phase out of the phase sequence.
+    """
+
+    def __init__(self, phase: str, original: Exception) -> None:
+        super().__init__(phase)
+        self.phase = phase
+        self.original = original
+
+
+async def run_phase(
+    core: MissionCore,
+    session_id: str,
+    draft: Draft,
+    phase: str,
+    body: Callable[[datetime], Awaitable[T]],
+) -> T:
+    """
+    Run ``body(started_at)`` as *phase*: record it, emit its event, and wrap a failure in `PhaseFailed`.
+    """
+    clock = core.clock
+    started = clock()
+    try:
+        result = await body(started)
+    except Exception as exc:
+        ended = clock()
+        message = exception_text(exc)
+        draft.phases.append(PhaseRecord(phase, "failed", started, ended, message))  # type: ignore[arg-type]
+        draft.failed_phase = phase
+        _emit_phase(core, session_id, draft.iteration_index, phase, "failed", started, ended, message)
+        raise PhaseFailed(phase, exc) from exc
+    ended = clock()
+    draft.phases.append(PhaseRecord(phase, "succeeded", started, ended))  # type: ignore[arg-type]
+    _emit_phase(core, session_id, draft.iteration_index, phase, "succeeded", started, ended, None)
+    return result
+
+
+def _emit_phase(
+    core: MissionCore,
+    session_id: str,
+    index: int,
+    phase: str,
+    status: str,
+    started: datetime,
+    ended: datetime,
+    error: str | None,
+) -> None:
+    timestamp = core.clock()
+    if core.sinks:
+        core.emit(
+            PhaseEvent(
+                mission_session_id=session_id,
+                iteration_index=index,
+                phase=phase,
+                phase_status=status,
+                phase_started_at=started,
+                phase_ended_at=ended,
+                timestamp=timestamp,
+                error_message=error,
+            )
+        )

@@ -1,0 +1,98 @@
+"""
+Progress and the stagnation counter (SPEC §6.6.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from missionkit.models import CriterionProgress, MetricThresholdCriterion
+
+
+__all__ = ["ProgressUpdate", "distance", "update_progress"]
+
+
+def distance(op: str, value: float, target: float) -> float | None:
+    """
+    How far *value* is from satisfying ``value <op> target``; None for ``!=``.
+    """
+    if op in ("<", "<="):
+        return max(value - target, 0.0)
+    if op in (">", ">="):
+        return max(target - value, 0.0)
+    if op == "==":
+        return abs(value - target)
+    return None
+
+
+class ProgressUpdate:
+    """
+    Result of one evaluated iteration's progress assessment.
+    """
+
+    __slots__ = ("counter", "criterion_progress", "progress")
+
+    def __init__(
+        self, progress: bool, counter: int, criterion_progress: dict[str, CriterionProgress]
+    ) -> None:
+        self.progress = progress
+        self.counter = counter
+        self.criterion_progress = criterion_progress
+
+
+def _improves(
+    criterion: MetricThresholdCriterion, value: float, best: float
+) -> bool:
+    d_value = distance(criterion.op, value, criterion.target)
+    d_best = distance(criterion.op, best, criterion.target)
+    if d_value is None or d_best is None:
+        return False
+    delta = criterion.min_delta if criterion.min_delta_mode == "abs" else criterion.min_delta * d_best
+    return d_value < d_best - delta
+
+
+def update_progress(
+    criteria: Sequence[object],
+    statuses: Sequence[str],
+    values: Sequence[float | None],
+    before: Mapping[str, CriterionProgress],
+    counter: int,
+    *,
+    first_evaluated: bool,
+) -> ProgressUpdate:
+    """
+    Compute progress, the new counter and the new per-criterion bookkeeping.
+
+    Args:
+        criteria: Declared criteria, in order.
+        statuses: Their statuses this iteration.
+        values: Finite threshold values (None where not applicable).
+        before: Bookkeeping before this iteration.
+        counter: Counter before this iteration.
+        first_evaluated: Whether this is the session's first evaluated iteration.
+    """
+    progress = False
+    after: dict[str, CriterionProgress] = dict(before)
+    for criterion, status, value in zip(criteria, statuses, values, strict=True):
+        cid: str = criterion.criterion_id  # type: ignore[attr-defined]
+        old = before.get(cid) or CriterionProgress()
+        met = status == "met"
+        required: bool = criterion.required  # type: ignore[attr-defined]
+        best = old.best_value
+        if isinstance(criterion, MetricThresholdCriterion) and value is not None:
+            if best is None:
+                best = value
+            elif _improves(criterion, value, best):
+                if required:
+                    progress = True
+                best = value
+        if met and not old.ever_met and required:
+            progress = True
+        new = CriterionProgress(old.ever_met or met, best)
+        if new != old:
+            after[cid] = new
+    if progress or first_evaluated:
+        new_counter = 0
+    else:
+        new_counter = counter + 1
+    return ProgressUpdate(progress, new_counter, after)

@@ -1,0 +1,205 @@
+"""
+How the async engine runs under sync and async entry points (SPEC §6.19).
+
+The engine is written once, as coroutines. Every suspension point goes
+through a `Runtime`:
+
+- `AsyncRuntime` really awaits on the caller's event loop.
+- `SyncRuntime` never suspends: blocking work runs inline, in a daemon
+  thread (timeouts) or on a short-lived private loop (async callables). A
+  coroutine driven this way completes on its first ``send(None)``, so a sync
+  ``step()`` with sync tools costs no event loop at all.
+
+A sync entry point called while a loop runs in the calling thread (Jupyter)
+drives the coroutine on a helper thread and blocks until it is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+
+T = TypeVar("T")
+
+__all__ = ["AsyncRuntime", "Runtime", "SyncRuntime", "run_sync"]
+
+
+class _Box:
+    """
+    Result slot of a worker thread.
+    """
+
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+def _start_worker(func: Callable[..., Any], kwargs: dict[str, Any], box: _Box,
+                  notify: Callable[[], None] | None = None) -> None:
+    def work() -> None:
+        try:
+            box.value = func(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting side
+            box.error = exc
+        finally:
+            box.done.set()
+            if notify is not None:
+                notify()
+
+    # A daemon thread, not an executor: a hung tool must never block interpreter
+    # or loop shutdown. A timed-out worker is abandoned and its result discarded.
+    threading.Thread(target=work, name="missionkit-tool", daemon=True).start()
+
+
+def _timeout_error(timeout: float, what: str) -> TimeoutError:
+    return TimeoutError(f"{what} exceeded {format(timeout, 'g')}s")
+
+
+class Runtime:
+    """
+    The suspension points the engine needs.
+    """
+
+    is_async: bool = False
+
+    async def call(
+        self, func: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None, what: str
+    ) -> Any:
+        """
+        Call a sync-or-async callable with keyword arguments, bounded by *timeout*.
+
+        Raises:
+            TimeoutError: The timeout elapsed (message ``<what> exceeded <t>s``).
+        """
+        raise NotImplementedError
+
+    async def wait(self, awaitable: Awaitable[T], timeout: float | None = None) -> T:
+        """
+        Wait for an awaitable, bounded by *timeout*.
+        """
+        raise NotImplementedError
+
+
+class SyncRuntime(Runtime):
+    """
+    Runs everything without suspending the engine coroutine.
+    """
+
+    is_async = False
+
+    async def call(
+        self, func: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None, what: str
+    ) -> Any:
+        if timeout is None:
+            result = func(**kwargs)
+        else:
+            box = _Box()
+            _start_worker(func, kwargs, box)
+            if not box.done.wait(timeout):
+                raise _timeout_error(timeout, what)
+            if box.error is not None:
+                raise box.error
+            result = box.value
+        if inspect.isawaitable(result):
+            return await self.wait(result, timeout, what)
+        return result
+
+    async def wait(  # type: ignore[override]
+        self, awaitable: Awaitable[T], timeout: float | None = None, what: str = "call"
+    ) -> T:
+        async def bounded() -> T:
+            if timeout is None:
+                return await awaitable
+            try:
+                return await asyncio.wait_for(awaitable, timeout)
+            except TimeoutError:
+                raise _timeout_error(timeout, what) from None
+
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(bounded())
+        finally:
+            loop.close()
+
+
+class AsyncRuntime(Runtime):
+    """
+    Awaits on the running loop; sync callables always run in a worker thread.
+    """
+
+    is_async = True
+
+    async def call(
+        self, func: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None, what: str
+    ) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def notify() -> None:
+            loop.call_soon_threadsafe(_resolve, future)
+
+        box = _Box()
+        _start_worker(func, kwargs, box, notify)
+        try:
+            await (asyncio.wait_for(future, timeout) if timeout is not None else future)
+        except TimeoutError:
+            raise _timeout_error(timeout or 0.0, what) from None
+        if box.error is not None:
+            raise box.error
+        result = box.value
+        if inspect.isawaitable(result):
+            return await self.wait(result, timeout, what)
+        return result
+
+    async def wait(  # type: ignore[override]
+        self, awaitable: Awaitable[T], timeout: float | None = None, what: str = "call"
+    ) -> T:
+        if timeout is None:
+            return await awaitable
+        try:
+            return await asyncio.wait_for(awaitable, timeout)
+        except TimeoutError:
+            raise _timeout_error(timeout, what) from None
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _drive(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    coro.close()
+    raise RuntimeError("missionkit engine coroutine suspended under the sync runtime")
+
+
+def run_sync(factory: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
+    """
+    Run an engine coroutine from a sync entry point.
+
+    With no running loop in this thread the coroutine is driven inline; with
+    one (e.g. Jupyter) it is driven on a helper thread while this thread waits.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _drive(factory(SyncRuntime()))
+    box = _Box()
+    _start_worker(lambda: _drive(factory(SyncRuntime())), {}, box)
+    box.done.wait()
+    if box.error is not None:
+        raise box.error
+    result: T = box.value
+    return result

@@ -1,0 +1,43 @@
+"""
+``predicate``: evaluate a compiled predicate over the cumulative view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from missionkit._engine.criteria._base import EvaluationInput, Outcome
+from missionkit._jsonsafe import to_json_data
+from missionkit.errors import PredicateLimitExceeded, PredicateRejected
+
+
+__all__ = ["evaluate_predicate", "exception_text"]
+
+
+def exception_text(exc: BaseException) -> str:
+    """
+    ``"<ExcName>: <msg>"``, with ``<unprintable>`` when ``str(exc)`` raises.
+    """
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001
+        message = "<unprintable>"
+    return f"{type(exc).__name__}: {message}"
+
+
+def evaluate_predicate(criterion: Any, data: EvaluationInput) -> Outcome:
+    """
+    Truthy → met, falsy → unmet, evidence the (JSON-safe) result; errors are inconclusive.
+    """
+    try:
+        predicate = criterion.compiled
+    except PredicateRejected as exc:
+        return Outcome("inconclusive", "predicate_rejected_post_load: " + exc.reason)
+    try:
+        result = predicate(data.view)
+        truthy = bool(result)
+    except PredicateLimitExceeded as exc:
+        return Outcome("inconclusive", f"limit_exceeded:{exc.what}")
+    except Exception as exc:  # noqa: BLE001 - any runtime error is inconclusive
+        return Outcome("inconclusive", exception_text(exc))
+    return Outcome("met" if truthy else "unmet", to_json_data(result))

@@ -1,0 +1,3 @@
+"""
+The five phases of an iteration, one module each.
+"""

@@ -1,0 +1,75 @@
+"""
+Evaluate: cadence, criteria, progress and the stagnation counter (SPEC §6.6).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from missionkit._engine._cadence import is_on_cadence
+from missionkit._engine._env import IterationEnv
+from missionkit._engine._progress import update_progress
+from missionkit._engine._view import observation_json
+from missionkit._engine.criteria import EvaluationInput, evaluate
+from missionkit._jsonsafe import cap
+from missionkit.models import CriterionResult
+
+
+__all__ = ["evaluate_criteria"]
+
+
+async def evaluate_criteria(env: IterationEnv, started: datetime) -> None:
+    """
+    Evaluate every declared criterion when the cadence says so.
+    """
+    state = env.state
+    draft = env.draft
+    observation = draft.observation
+    iterations = env.cache.iterations
+    on = is_on_cadence(
+        state.checkpoint_cadence,
+        iteration_index=draft.iteration_index,
+        now=started,
+        last_checkpoint_at=state.last_checkpoint_at,
+        events=observation.events if observation is not None else (),
+        previous=iterations[-1] if iterations else None,
+    )
+    if not on:
+        return
+    env.last_checkpoint_at = started
+    view = env.cache.view
+    data = EvaluationInput(
+        observation_json(observation),
+        view,
+        lambda: view.stage(observation),
+    )
+    clock = env.core.clock
+    limit = env.core.limits.evidence_bytes
+    results = []
+    statuses = []
+    values = []
+    for criterion in state.criteria:
+        outcome = evaluate(criterion, data)
+        results.append(
+            CriterionResult(
+                criterion.criterion_id,
+                outcome.status,  # type: ignore[arg-type]
+                cap(outcome.evidence, limit),
+                clock(),
+            )
+        )
+        statuses.append(outcome.status)
+        values.append(outcome.value)
+    update = update_progress(
+        state.criteria,
+        statuses,
+        values,
+        state.criterion_progress,
+        state.no_progress_counter,
+        first_evaluated=state.last_checkpoint_at is None,
+    )
+    draft.criteria_evaluation = tuple(results)
+    draft.checkpoint_evaluated = True
+    draft.progress = update.progress
+    draft.no_progress_counter = update.counter
+    env.criterion_progress = update.criterion_progress

@@ -1,0 +1,289 @@
+"""
+`Session`: a cheap handle on one stored session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+
+import attrs
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from missionkit._engine import _iteration, _operators
+from missionkit._engine._core import MissionCore
+from missionkit._engine._ref import SessionRef
+from missionkit._engine._runtime import AsyncRuntime, Runtime, run_sync
+from missionkit.errors import InvalidArgument
+from missionkit.models import FinalReport, Iteration, SessionState, Strategy, Verdict
+
+
+__all__ = ["Session"]
+
+T = TypeVar("T")
+
+OnIteration = Callable[[Iteration], Any]
+
+
+def _check_max_iterations(value: Any, session_id: str) -> None:
+    if value is not None and (type(value) is not int or value <= 0):
+        raise InvalidArgument("max_iterations", "must_be_positive_int", session_id=session_id)
+
+
+class Session:
+    """
+    A handle on one stored session; several handles may exist for one id.
+
+    Handles cache the session and re-read only what changed (the stored
+    revision is checked on every call). Calls on one handle are serialised by
+    a per-handle lock; distinct handles coordinate through compare-and-swap
+    saves. Sync methods work with or without a running event loop in the
+    calling thread; ``a…`` twins run on the caller's loop.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_async_busy", "_lock", "_ref")
+
+    def __init__(self, core: MissionCore, session_id: str) -> None:
+        self._ref = SessionRef(core, session_id)
+        self._lock = threading.RLock()
+        self._async_busy = False
+
+    # ------------------------------------------------------------ plumbing
+
+    def _sync(self, factory: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
+        with self._lock:
+            return run_sync(factory)
+
+    @asynccontextmanager
+    async def _guard(self) -> AsyncIterator[None]:
+        while self._async_busy or not self._lock.acquire(blocking=False):
+            await asyncio.sleep(0.001)
+        self._async_busy = True
+        try:
+            yield
+        finally:
+            self._async_busy = False
+            self._lock.release()
+
+    async def _async(self, factory: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
+        async with self._guard():
+            return await factory(AsyncRuntime())
+
+    # ------------------------------------------------------------ reads
+
+    @property
+    def id(self) -> str:
+        """
+        The session id.
+        """
+        return self._ref.session_id
+
+    @property
+    def status(self) -> str:
+        """
+        The current stored status.
+        """
+        with self._lock:
+            return self._ref.refresh().header.status
+
+    @property
+    def state(self) -> SessionState:
+        """
+        A frozen snapshot of the session, iterations included.
+        """
+        with self._lock:
+            cache = self._ref.refresh()
+            return _with_iterations(cache.header, cache.iterations)
+
+    def report(self) -> FinalReport | None:
+        """
+        The stored final report, or None while the session is not terminal.
+        """
+        with self._lock:
+            self._ref.refresh()
+            report: FinalReport | None = self._ref.core.store.load_report(self.id)
+            return report
+
+    def history(self, format: str = "summary") -> list[dict[str, Any]]:  # noqa: A002
+        """
+        Iterations as dicts: ``"summary"`` (`IterationSummary`) or ``"full"`` (`Iteration`).
+        """
+        if format not in ("summary", "full"):
+            raise InvalidArgument("format", "must_be_summary_or_full", session_id=self.id)
+        with self._lock:
+            iterations = self._ref.refresh().iterations
+            if format == "summary":
+                return [it.summary().to_dict() for it in iterations]
+            return [it.to_dict() for it in iterations]
+
+    def history_records(self) -> list[dict[str, Any]]:
+        """
+        One flat row per iteration, ready for ``pandas.DataFrame(rows)`` (SPEC §15.2).
+        """
+        from missionkit._records_table import history_rows
+
+        with self._lock:
+            cache = self._ref.refresh()
+            return history_rows(cache.header, cache.iterations)
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        The session's JSON form, iterations included.
+        """
+        return self.state.to_dict()
+
+    def _repr_html_(self) -> str:
+        from missionkit._html import session_html
+
+        with self._lock:
+            cache = self._ref.refresh()
+            return session_html(cache.header, cache.iterations, self._ref.core.clock())
+
+    def __repr__(self) -> str:
+        return f"<missionkit.Session id={self.id!r}>"
+
+    # ------------------------------------------------------------ iterations
+
+    def step(self) -> Iteration:
+        """
+        Run one iteration (propose → execute → observe → evaluate → decide).
+        """
+        return self._sync(lambda rt: _iteration.step_iteration(self._ref, rt))
+
+    async def astep(self) -> Iteration:
+        """
+        Async twin of `step`.
+        """
+        return await self._async(lambda rt: _iteration.step_iteration(self._ref, rt))
+
+    async def _run(
+        self, rt: Runtime, max_iterations: int | None, on_iteration: OnIteration | None
+    ) -> FinalReport | None:
+        done = 0
+        while max_iterations is None or done < max_iterations:
+            if done and self._ref.refresh().header.status == "paused":
+                return None
+            iteration = await _iteration.step_iteration(self._ref, rt)
+            done += 1
+            if on_iteration is not None:
+                outcome = on_iteration(iteration)
+                if inspect.isawaitable(outcome):
+                    outcome = await rt.wait(outcome)
+                if outcome is False:
+                    return None
+            if iteration.verdict in ("complete", "terminate"):
+                report: FinalReport | None = self._ref.core.store.load_report(self.id)
+                return report
+        return None
+
+    def run(
+        self, max_iterations: int | None = None, on_iteration: OnIteration | None = None
+    ) -> FinalReport | None:
+        """
+        Step until a terminal verdict (returns the report) or until stopped (returns None).
+
+        Args:
+            max_iterations: Stop after this many steps (None: no limit of its own).
+            on_iteration: Called with each committed `Iteration`; returning
+                ``False`` stops the run.
+        """
+        _check_max_iterations(max_iterations, self.id)
+        return self._sync(lambda rt: self._run(rt, max_iterations, on_iteration))
+
+    async def arun(
+        self, max_iterations: int | None = None, on_iteration: OnIteration | None = None
+    ) -> FinalReport | None:
+        """
+        Async twin of `run`.
+        """
+        _check_max_iterations(max_iterations, self.id)
+        return await self._async(lambda rt: self._run(rt, max_iterations, on_iteration))
+
+    # ------------------------------------------------------------ ask / tell
+
+    def propose(self) -> Strategy:
+        """
+        Ask: propose the next strategy and keep it as the pending proposal.
+        """
+        return self._sync(lambda rt: _iteration.propose_only(self._ref, rt))
+
+    async def apropose(self) -> Strategy:
+        """
+        Async twin of `propose`.
+        """
+        return await self._async(lambda rt: _iteration.propose_only(self._ref, rt))
+
+    def observe(self, observation: Any) -> Iteration:
+        """
+        Tell: evaluate and decide on an observation the host produced.
+        """
+        from missionkit.validation import validate_observation
+
+        data = validate_observation(observation, limits=self._ref.core.limits)
+        return self._sync(lambda rt: _iteration.observe_iteration(self._ref, rt, data))
+
+    async def aobserve(self, observation: Any) -> Iteration:
+        """
+        Async twin of `observe`.
+        """
+        from missionkit.validation import validate_observation
+
+        data = validate_observation(observation, limits=self._ref.core.limits)
+        return await self._async(lambda rt: _iteration.observe_iteration(self._ref, rt, data))
+
+    # ------------------------------------------------------------ operators
+
+    def checkpoint(self) -> Verdict:
+        """
+        Re-decide the latest iteration as of now; writes and emits nothing.
+        """
+        with self._lock:
+            return _operators.checkpoint(self._ref)
+
+    def complete(self, reason: str = "forced_complete") -> FinalReport:
+        """
+        Complete the session now, recording ``complete/<reason>``.
+        """
+        return self._sync(lambda rt: _operators.complete(self._ref, rt, reason))
+
+    async def acomplete(self, reason: str = "forced_complete") -> FinalReport:
+        """
+        Async twin of `complete`.
+        """
+        return await self._async(lambda rt: _operators.complete(self._ref, rt, reason))
+
+    def abort(self, pause: bool = False) -> FinalReport | None:
+        """
+        Terminate with ``terminate/user_abort``, or pause when *pause* is true (returns None).
+        """
+        if type(pause) is not bool:
+            raise InvalidArgument("pause", "not_a_bool", session_id=self.id)
+        if pause:
+            return self._sync(lambda rt: _operators.pause(self._ref))
+        return self._sync(lambda rt: _operators.abort(self._ref, rt))
+
+    async def aabort(self, pause: bool = False) -> FinalReport | None:
+        """
+        Async twin of `abort`.
+        """
+        if type(pause) is not bool:
+            raise InvalidArgument("pause", "not_a_bool", session_id=self.id)
+        if pause:
+            return await self._async(lambda rt: _operators.pause(self._ref))
+        return await self._async(lambda rt: _operators.abort(self._ref, rt))
+
+    def resume(self) -> None:
+        """
+        Leave ``paused``.
+        """
+        self._sync(lambda rt: _operators.resume(self._ref))
+
+
+def _with_iterations(header: SessionState, iterations: list[Iteration]) -> SessionState:
+    return attrs.evolve(header, iterations=tuple(iterations))

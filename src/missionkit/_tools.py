@@ -1,0 +1,144 @@
+"""
+Tools a host registers with a `Mission`, and the checks on how they are given.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from missionkit.errors import MissionValidationError
+
+
+__all__ = ["Tool", "build_registry"]
+
+
+@attrs.frozen
+class Tool:
+    """
+    A named callable the engine may dispatch, or an *external* name the host runs itself.
+
+    Args:
+        func: Sync or async callable invoked as ``func(**args)``; None makes the
+            tool external (known and allowlistable, but run by the host and
+            reported through ``Session.observe()``).
+        name: Defaults to ``func.__name__``.
+        description: Defaults to the callable's docstring; shown to samplers.
+        input_schema: Optional JSON-Schema dict for the keyword arguments.
+        timeout: Per-tool override of ``Mission(tool_timeout=...)``, in seconds.
+
+    .. versionadded:: 0.1.0
+
+    .. doctest::
+
+        >>> from missionkit import Tool
+        >>> def probe(x: int = 0) -> dict:
+        ...     '''Probe the system.'''
+        ...     return {"metrics": {"x": x}}
+        >>> Tool(probe).name, Tool(probe).description
+        ('probe', 'Probe the system.')
+        >>> Tool(name="train_on_cluster").runnable
+        False
+    """
+
+    func: Callable[..., Any] | None = None
+    name: str = attrs.field(kw_only=True, default=None)
+    description: str = attrs.field(kw_only=True, default=None)
+    input_schema: dict[str, Any] | None = attrs.field(kw_only=True, default=None)
+    timeout: float | None = attrs.field(kw_only=True, default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.name is None:
+            name = getattr(self.func, "__name__", None) if self.func is not None else None
+            object.__setattr__(self, "name", name)
+        if self.description is None:
+            doc = None
+            if self.func is not None:
+                try:
+                    doc = inspect.getdoc(self.func)
+                except Exception:  # noqa: BLE001
+                    doc = None
+            object.__setattr__(self, "description", doc or "")
+        if self.input_schema is None and self.func is not None:
+            schema = getattr(self.func, "input_schema", None)
+            if isinstance(schema, dict):
+                object.__setattr__(self, "input_schema", schema)
+
+    @property
+    def runnable(self) -> bool:
+        """
+        Whether missionkit can run this tool itself.
+        """
+        return self.func is not None
+
+
+def _bad(details: dict[str, Any]) -> MissionValidationError:
+    return MissionValidationError(details=details)
+
+
+def _valid_timeout(value: Any) -> bool:
+    return (
+        type(value) in (int, float) and math.isfinite(value) and value > 0
+    )
+
+
+def _as_tool(value: Any, name: str | None, index: int, mapping_form: bool) -> Tool:
+    if isinstance(value, Tool):
+        tool = value
+    elif value is None and mapping_form:
+        tool = Tool(None, name=name)
+    elif callable(value):
+        tool = Tool(value, name=name) if name is not None else Tool(value)
+    else:
+        if name is None or not isinstance(name, str):
+            raise _bad({"field": "tools", "index": index, "reason": "tool_name_missing_or_invalid"})
+        raise _bad({"field": "tools", "tool_name": name, "reason": "not_callable"})
+    if not isinstance(tool.name, str) or not tool.name:
+        raise _bad({"field": "tools", "index": index, "reason": "tool_name_missing_or_invalid"})
+    if mapping_form and name is not None and tool.name != name:
+        raise _bad({"field": "tools", "tool_name": name, "reason": "invalid_value"})
+    if tool.func is not None and not callable(tool.func):
+        raise _bad({"field": "tools", "tool_name": tool.name, "reason": "not_callable"})
+    if tool.input_schema is not None and not isinstance(tool.input_schema, dict):
+        raise _bad({"field": "tools", "tool_name": tool.name, "reason": "input_schema_not_a_dict"})
+    if tool.timeout is not None and not _valid_timeout(tool.timeout):
+        raise _bad(
+            {"field": "tool_timeout", "tool_name": tool.name, "reason": "must_be_positive_number"}
+        )
+    return tool
+
+
+def build_registry(tools: Any) -> dict[str, Tool]:
+    """
+    Turn the ``tools`` argument of `Mission` into a name → `Tool` mapping (SPEC §4.13).
+
+    Raises:
+        MissionValidationError: The argument or one of its tools is malformed.
+    """
+    registry: dict[str, Tool] = {}
+    try:
+        if isinstance(tools, Mapping):
+            items: Iterable[tuple[str | None, Any]] = list(tools.items())
+            mapping_form = True
+        elif isinstance(tools, str | bytes) or not isinstance(tools, Iterable):
+            raise _bad({"field": "tools", "reason": "invalid_value"})
+        else:
+            items = [(None, v) for v in list(tools)]
+            mapping_form = False
+    except MissionValidationError:
+        raise
+    except Exception:  # noqa: BLE001 - a hostile container
+        raise _bad({"field": "tools", "reason": "invalid_value"}) from None
+    for index, (key, value) in enumerate(items):
+        if mapping_form and (not isinstance(key, str) or not key):
+            raise _bad({"field": "tools", "index": index, "reason": "tool_name_missing_or_invalid"})
+        tool = _as_tool(value, key, index, mapping_form)
+        if tool.name in registry:
+            raise _bad({"field": "tools", "tool_name": tool.name, "reason": "duplicate_tool_name"})
+        registry[tool.name] = tool
+    return registry

@@ -1,0 +1,93 @@
+"""
+The deterministic default proposer (SPEC §7.3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from missionkit.errors import ProposeNoToolAvailable
+from missionkit.models import Iteration, Strategy, ToolCall, ToolCallRecord
+from missionkit.proposers._context import ProposalContext
+
+
+__all__ = ["default_proposer"]
+
+
+def _records_newest_first(iteration: Iteration) -> Iterable[ToolCallRecord]:
+    if iteration.script_call_log:
+        yield from reversed(iteration.script_call_log)
+    yield from reversed(iteration.tool_calls)
+
+
+def _latest_success(
+    iterations: Iterable[Iteration], tools: Collection[str]
+) -> ToolCallRecord | None:
+    for iteration in iterations:
+        for record in _records_newest_first(iteration):
+            if record.status == "ok" and record.tool_name in tools:
+                return record
+    return None
+
+
+def _untried(ctx: ProposalContext) -> str | None:
+    remaining = set(ctx.candidate_tools)
+    for iteration in reversed(ctx.iterations):
+        for record in _records_newest_first(iteration):
+            if record.status in ("ok", "failed"):
+                remaining.discard(record.tool_name)
+        if not remaining:
+            return None
+    for tool in ctx.candidate_tools:
+        if tool in remaining:
+            return tool
+    return None
+
+
+def _one(tool: str, args: dict[str, Any], rationale: str) -> Strategy:
+    return Strategy(tool_calls=(ToolCall(tool, dict(args)),), rationale=rationale)
+
+
+def default_proposer(ctx: ProposalContext) -> Strategy:
+    """
+    Propose one call: try untried tools, rotate on ``adjust``, else re-run the last success.
+
+    Raises:
+        ProposeNoToolAvailable: No candidate tool.
+
+    .. versionadded:: 0.1.0
+    """
+    tools = ctx.candidate_tools
+    if not tools:
+        raise ProposeNoToolAvailable(ctx.session_id, ctx.tool_allowlist)
+    untried = _untried(ctx)
+    if untried is not None:
+        return _one(untried, {}, f"deterministic fallback: try untried tool {untried}")
+    newest_first = reversed(ctx.iterations)
+    if ctx.adjust_requested:
+        latest = ctx.iterations[-1] if ctx.iterations else None
+        last_tool = None
+        if latest is not None:
+            records = latest.script_call_log if latest.script_call_log else latest.tool_calls
+            executed = [r.tool_name for r in records if r.status in ("ok", "failed")]
+            last_tool = executed[-1] if executed else None
+        if last_tool is None or last_tool not in tools:
+            tool = tools[0]
+        else:
+            tool = tools[(tools.index(last_tool) + 1) % len(tools)]
+        prior = _latest_success(reversed(ctx.iterations), (tool,))
+        return _one(
+            tool,
+            prior.args if prior is not None else {},
+            f"deterministic fallback: rotate to {tool} after adjust",
+        )
+    success = _latest_success(newest_first, tools)
+    if success is not None:
+        return _one(
+            success.tool_name,
+            success.args,
+            f"deterministic fallback: re-run {success.tool_name} with prior args",
+        )
+    tool = tools[ctx.iteration_index % len(tools)]
+    return _one(tool, {}, f"deterministic fallback: round-robin {tool}")
