@@ -344,7 +344,8 @@ class JsonDirStore:
         check_listing_args(status, order_by, descending, limit, offset)
         with self._translated():
             try:
-                names = sorted(os.listdir(self._root))
+                with os.scandir(self._root) as entries:
+                    names = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
             except FileNotFoundError:
                 names = []
             summaries = [s for s in map(self._summary, names) if s is not None]
@@ -361,7 +362,7 @@ class JsonDirStore:
         try:
             session_id = check_session_id(name)
         except MissionValidationError:
-            return None  # hidden entries, deleted directories, foreign files
+            return None  # hidden entries and directories being deleted
         try:
             found = self._header(session_id)
         except (SessionCorrupt, UnsupportedSchemaVersion) as exc:
