@@ -226,11 +226,11 @@ class TestUsed:
         """
         A script strategy is used when the session allows scripts.
         """
-        strategy = {"script": "train(lr=0.1)"}
+        strategy = {"script": "r = await train(lr=0.1)"}
         result = _revise(FakeSampler(_answer(strategy)), allow_scripts=True)
         assert result.status == "used", result.reason
         assert result.parsed is not None
-        assert result.parsed.strategy.script == "train(lr=0.1)"
+        assert result.parsed.strategy.script == "r = await train(lr=0.1)"
 
     def test_final_lessons_used(self) -> None:
         """
