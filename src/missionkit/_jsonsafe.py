@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 MAX_DEPTH = 100
+_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
 _UTC = _dt.UTC
 
 
@@ -140,8 +141,9 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
         if isinstance(value, set | frozenset):
             items = [_convert(v, depth + 1, active) for v in list(value)]
             return sorted(items, key=compact_json)
-        if isinstance(value, type({}.keys()) | type({}.values()) | type({}.items())):
-            return [_convert(v, depth + 1, active) for v in list(value)]
+        if isinstance(value, _VIEWS):
+            items: list[Any] = list(value)
+            return [_convert(item, depth + 1, active) for item in items]
         if not isinstance(value, type) and attrs.has(cls):
             fields = {f.name: getattr(value, f.name) for f in attrs.fields(cls)}
             return {k: _convert(v, depth + 1, active) for k, v in fields.items()}
@@ -214,7 +216,7 @@ def strict_json_data(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {_key(k): strict_json_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [strict_json_data(v) for v in value]
+        return [strict_json_data(item) for item in value]
     to_dict = getattr(value, "to_dict", None)
     if callable(to_dict) and not isinstance(value, type):
         return strict_json_data(to_dict())

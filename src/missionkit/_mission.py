@@ -8,7 +8,6 @@ import logging
 import math
 import secrets
 import threading
-
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -29,7 +28,6 @@ from missionkit.models import (
 )
 from missionkit.validation import MISSION_CONTROL_TOOLS
 
-
 __all__ = ["Mission"]
 
 _LOGGER = "missionkit"
@@ -48,7 +46,7 @@ def _check_control_tools(value: Any) -> Collection[str]:
         raise _bad({"field": "control_tools", "reason": "invalid_value"})
     try:
         items = list(value)
-    except Exception:  # noqa: BLE001
+    except Exception:
         raise _bad({"field": "control_tools", "reason": "invalid_value"}) from None
     if not all(isinstance(v, str) for v in items):
         raise _bad({"field": "control_tools", "reason": "invalid_value"})
@@ -62,7 +60,7 @@ def _check_flag_lookup(value: Any) -> Mapping[str, str] | None:
         raise _bad({"field": "flag_lookup", "reason": "not_a_dict"})
     try:
         items = dict(value.items())
-    except Exception:  # noqa: BLE001
+    except Exception:
         raise _bad({"field": "flag_lookup", "reason": "not_a_dict"}) from None
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in items.items()):
         raise _bad({"field": "flag_lookup", "reason": "not_a_dict"})
@@ -101,7 +99,8 @@ class Mission:
     def __init__(
         self,
         *,
-        tools: Mapping[str, Callable[..., Any] | Tool | None] | Iterable[Callable[..., Any] | Tool] = (),
+        tools: Mapping[str, Callable[..., Any] | Tool | None]
+        | Iterable[Callable[..., Any] | Tool] = (),
         store: Any = None,
         sinks: Iterable[Callable[[Any], None]] = (),
         proposer: Callable[..., Any] | None = None,
@@ -120,7 +119,7 @@ class Mission:
             raise _bad({"field": "tool_timeout", "reason": "must_be_positive_number"})
         try:
             sink_list = list(sinks)
-        except Exception:  # noqa: BLE001
+        except Exception:
             raise _bad({"field": "sinks", "reason": "invalid_value"}) from None
         for index, sink in enumerate(sink_list):
             if not callable(sink):

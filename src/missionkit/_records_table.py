@@ -10,7 +10,6 @@ from typing import Any
 from missionkit._jsonsafe import format_timestamp
 from missionkit.models import Iteration, SessionState
 
-
 __all__ = ["history_rows"]
 
 

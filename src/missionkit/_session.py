@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-
-import attrs
-
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
+
+import attrs
 
 from missionkit._engine import _iteration, _operators
 from missionkit._engine._core import MissionCore
@@ -20,7 +19,6 @@ from missionkit._engine._ref import SessionRef
 from missionkit._engine._runtime import AsyncRuntime, Runtime, run_sync
 from missionkit.errors import InvalidArgument
 from missionkit.models import FinalReport, Iteration, SessionState, Strategy, Verdict
-
 
 __all__ = ["Session"]
 
@@ -110,7 +108,7 @@ class Session:
             report: FinalReport | None = self._ref.core.store.load_report(self.id)
             return report
 
-    def history(self, format: str = "summary") -> list[dict[str, Any]]:  # noqa: A002
+    def history(self, format: str = "summary") -> list[dict[str, Any]]:
         """
         Iterations as dicts: ``"summary"`` (`IterationSummary`) or ``"full"`` (`Iteration`).
         """

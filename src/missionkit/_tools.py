@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import inspect
 import math
-
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from missionkit.errors import MissionValidationError
-
 
 __all__ = ["Tool", "build_registry"]
 
@@ -61,7 +59,7 @@ class Tool:
             if self.func is not None:
                 try:
                     doc = inspect.getdoc(self.func)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     doc = None
             object.__setattr__(self, "description", doc or "")
         if self.input_schema is None and self.func is not None:
@@ -82,16 +80,14 @@ def _bad(details: dict[str, Any]) -> MissionValidationError:
 
 
 def _valid_timeout(value: Any) -> bool:
-    return (
-        type(value) in (int, float) and math.isfinite(value) and value > 0
-    )
+    return type(value) in (int, float) and math.isfinite(value) and value > 0
 
 
 def _as_tool(value: Any, name: str | None, index: int, mapping_form: bool) -> Tool:
     if isinstance(value, Tool):
         tool = value
     elif value is None and mapping_form:
-        tool = Tool(None, name=name)
+        tool = Tool(None, name=name)  # type: ignore[arg-type]
     elif callable(value):
         tool = Tool(value, name=name) if name is not None else Tool(value)
     else:
@@ -132,7 +128,7 @@ def build_registry(tools: Any) -> dict[str, Tool]:
             mapping_form = False
     except MissionValidationError:
         raise
-    except Exception:  # noqa: BLE001 - a hostile container
+    except Exception:
         raise _bad({"field": "tools", "reason": "invalid_value"}) from None
     for index, (key, value) in enumerate(items):
         if mapping_form and (not isinstance(key, str) or not key):

@@ -7,7 +7,6 @@ Helpers for testing code that uses missionkit: all free of global state.
 from __future__ import annotations
 
 import threading
-
 from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,6 @@ from missionkit._jsonsafe import parse_timestamp
 from missionkit.audit import MemorySink
 from missionkit.models import Strategy
 from missionkit.proposers import ProposalContext
-
 
 __all__ = ["FakeClock", "InlineScriptRunner", "MemorySink", "ScriptedProposer", "ScriptedSampler"]
 
@@ -49,7 +47,9 @@ class FakeClock:
         ('2025-01-01T00:00:00+00:00', '2025-01-01T00:00:01.500000+00:00')
     """
 
-    def __init__(self, start: datetime | str = "2025-01-01T00:00:00+00:00", *, step: float = 0.0) -> None:
+    def __init__(
+        self, start: datetime | str = "2025-01-01T00:00:00+00:00", *, step: float = 0.0
+    ) -> None:
         self._now = _as_datetime(start)
         self._step = timedelta(seconds=step)
         self._lock = threading.Lock()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeAlias, Union
+from typing import Any, TypeAlias
 
 from missionkit.audit import AuditSink
 from missionkit.models import Iteration
@@ -16,7 +16,6 @@ from missionkit.proposers import Proposer
 from missionkit.sampling import Sampler
 from missionkit.scripts import ScriptRunner
 from missionkit.store import SessionStore
-
 
 __all__ = [
     "AuditSink",
@@ -37,7 +36,7 @@ A time source returning timezone-aware UTC datetimes (naive values are read as U
 .. versionadded:: 0.1.0
 """
 
-ToolFunction: TypeAlias = Callable[..., Union[Any, Awaitable[Any]]]
+ToolFunction: TypeAlias = Callable[..., Any | Awaitable[Any]]
 """
 A tool: called with keyword arguments; its (awaited) return value is the result.
 
@@ -51,9 +50,9 @@ Progress callback of ``Session.run``; returning ``False`` stops the run.
 .. versionadded:: 0.1.0
 """
 
-JSONValue: TypeAlias = Union[
-    None, bool, int, float, str, list["JSONValue"], Mapping[str, "JSONValue"]
-]
+JSONValue: TypeAlias = (
+    bool | int | float | str | list["JSONValue"] | Mapping[str, "JSONValue"] | None
+)
 """
 JSON data as missionkit stores it (non-finite floats allowed in memory).
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from missionkit._engine._view import CumulativeView
 from missionkit.models import CriterionResult, Iteration, SessionState
 
-
 __all__ = ["SessionCache"]
 
 

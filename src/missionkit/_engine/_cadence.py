@@ -10,7 +10,6 @@ from typing import Any
 
 from missionkit.models import Cadence, Iteration
 
-
 __all__ = ["is_on_cadence"]
 
 

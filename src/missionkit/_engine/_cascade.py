@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-
 from collections.abc import Sequence
 from datetime import datetime
 
 from missionkit.models import Iteration, SessionState, Verdict
-
 
 __all__ = ["call_names", "decide", "error_signatures", "revision_rationale"]
 
@@ -54,9 +52,7 @@ def error_signatures(iteration: Iteration) -> set[tuple[object, object, str]]:
     }
 
 
-def _repeating(
-    state: SessionState, stored: Sequence[Iteration], iteration: Iteration
-) -> bool:
+def _repeating(state: SessionState, stored: Sequence[Iteration], iteration: Iteration) -> bool:
     if iteration.no_progress_counter < math.ceil(state.stagnation_threshold / 2):
         return False
     if len(stored) < 2:
@@ -127,9 +123,7 @@ def _all_required_met(state: SessionState, iteration: Iteration) -> bool:
 
 
 def _non_finite_terminate(state: SessionState, iteration: Iteration) -> bool:
-    policies = {
-        c.criterion_id: getattr(c, "on_non_finite", None) for c in state.criteria
-    }
+    policies = {c.criterion_id: getattr(c, "on_non_finite", None) for c in state.criteria}
     return any(
         policies.get(r.criterion_id) == "terminate"
         and isinstance(r.evidence, str)

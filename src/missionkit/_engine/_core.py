@@ -5,7 +5,6 @@ The collaborators one `Mission` composes, as the engine sees them.
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,6 @@ from missionkit.audit import AuditEvent
 from missionkit.audit._dispatch import deliver
 from missionkit.models import Limits
 
-
 __all__ = ["MissionCore", "exception_text"]
 
 
@@ -27,7 +25,7 @@ def exception_text(exc: BaseException, limit: int | None = 200) -> str:
     """
     try:
         message = str(exc)
-    except Exception:  # noqa: BLE001
+    except Exception:
         message = "<unprintable>"
     text = f"{type(exc).__name__}: {message}"
     return text if limit is None else text[:limit]

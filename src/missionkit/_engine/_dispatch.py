@@ -5,7 +5,6 @@ Running one tool call (SPEC §6.4).
 from __future__ import annotations
 
 import math
-
 from collections.abc import Collection
 from typing import Any
 
@@ -14,7 +13,6 @@ from missionkit._engine._observation import result_summary
 from missionkit._engine._runtime import Runtime
 from missionkit._jsonsafe import to_json_data
 from missionkit.models import ToolCallRecord
-
 
 __all__ = ["dispatch", "effective_timeout"]
 
@@ -66,7 +64,7 @@ async def dispatch(
     started = clock()
     try:
         value = await rt.call(tool.func, to_json_data(args), timeout, "tool call")
-    except Exception as exc:  # noqa: BLE001 - a failing tool never fails the iteration
+    except Exception as exc:
         duration = _duration_ms(started, clock())
         return _failed(tool_name, record_args, exception_text(exc), duration), None
     duration = _duration_ms(started, clock())
@@ -75,4 +73,4 @@ async def dispatch(
 
 
 def _duration_ms(started: Any, ended: Any) -> int:
-    return max(0, math.floor((ended - started).total_seconds() * 1000))
+    return max(0, math.floor((ended - started).total_seconds() * 1000))  # type: ignore[no-any-return]

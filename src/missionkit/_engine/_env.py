@@ -13,7 +13,6 @@ from missionkit._engine._phase import Draft
 from missionkit._engine._runtime import Runtime
 from missionkit.models import SessionState
 
-
 __all__ = ["IterationEnv"]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from missionkit._engine._cache import SessionCache
-from missionkit._engine._core import MissionCore, exception_text
+from missionkit._engine._core import exception_text
 from missionkit._engine._env import IterationEnv
 from missionkit._engine._observation import result_summary
 from missionkit._engine._phase import Draft, PhaseFailed, run_phase
@@ -40,7 +40,6 @@ from missionkit.models import (
     Strategy,
     ToolCallRecord,
 )
-
 
 __all__ = ["observe_iteration", "propose_only", "step_iteration"]
 
@@ -109,7 +108,7 @@ async def _finish(
         header = attrs.evolve(
             header,
             ended_at=now,
-            final_verdict=draft.verdict,
+            final_verdict=draft.verdict,  # type: ignore[arg-type]
             final_verdict_reason=draft.verdict_reason,
             paused_at=None,
         )
@@ -180,7 +179,7 @@ def _fail(
     )
     try:
         ref.commit(cache, header, (iteration,), report)
-    except Exception as save_error:  # noqa: BLE001 - reported, the original still wins
+    except Exception as save_error:
         core.logger.error(
             "could not save failed iteration %s of session %s",
             iteration.iteration_index,

@@ -15,7 +15,6 @@ from typing import Any
 from missionkit._jsonsafe import cap, compact_json, truncation_marker
 from missionkit.models import Observation, ToolCallRecord
 
-
 __all__ = ["ObservationBuilder", "result_summary"]
 
 _MARKERS = ("_status", "tool_name")
@@ -55,6 +54,7 @@ def annotate(record: ToolCallRecord, value: Any, limit: int) -> dict[str, Any]:
     """
     The ``tool_results`` entry for one record and its JSON-safe result.
     """
+    entry: dict[str, Any]
     if isinstance(value, dict):
         entry = dict(value)
         shadowed = {key: entry.pop(key) for key in _MARKERS if key in entry}
@@ -65,11 +65,12 @@ def annotate(record: ToolCallRecord, value: Any, limit: int) -> dict[str, Any]:
     else:
         entry = {"_status": record.status, "tool_name": record.tool_name, "result": value}
     if cap(entry, limit) is not entry:
-        return {
+        marker: dict[str, Any] = {
             "_status": record.status,
             "tool_name": record.tool_name,
             "result": truncation_marker(value),
         }
+        return marker
     return entry
 
 

@@ -8,7 +8,6 @@ three times when another writer wins the compare-and-swap.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any, TypeVar
@@ -32,7 +31,6 @@ from missionkit.errors import (
 )
 from missionkit.models import FinalReport, SessionState, Verdict
 from missionkit.proposers._context import IterationsView
-
 
 __all__ = ["abort", "checkpoint", "complete", "pause", "resume"]
 
@@ -81,9 +79,7 @@ def _emit(ref: SessionRef, action: str, status: str, previous: str, **extra: Any
         )
 
 
-async def _finalize(
-    ref: SessionRef, rt: Runtime, verdict: Verdict, action: str
-) -> FinalReport:
+async def _finalize(ref: SessionRef, rt: Runtime, verdict: Verdict, action: str) -> FinalReport:
     core = ref.core
 
     async def attempt(cache: SessionCache) -> FinalReport:
@@ -94,7 +90,7 @@ async def _finalize(
         header = attrs.evolve(
             state,
             revision=before.revision + 1,
-            status=status,
+            status=status,  # type: ignore[arg-type]
             ended_at=now,
             updated_at=now,
             final_verdict=verdict.label,
@@ -166,7 +162,12 @@ async def resume(ref: SessionRef) -> None:
         now = core.clock()
         state = _fold_pause(before, now)
         status = "running" if state.started_at is not None else "pending"
-        header = attrs.evolve(state, revision=before.revision + 1, status=status, updated_at=now)
+        header = attrs.evolve(
+            state,
+            revision=before.revision + 1,
+            status=status,  # type: ignore[arg-type]
+            updated_at=now,
+        )
         ref.commit(cache, header)
         _emit(ref, "resume", status, "paused")
 

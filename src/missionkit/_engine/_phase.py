@@ -12,7 +12,6 @@ from missionkit._engine._core import MissionCore, exception_text
 from missionkit.audit import PhaseEvent
 from missionkit.models import Iteration, PhaseRecord
 
-
 __all__ = ["Draft", "PhaseFailed", "run_phase"]
 
 T = TypeVar("T")
@@ -107,7 +106,7 @@ class Draft:
         )
 
 
-class PhaseFailed(Exception):  # noqa: N818 - internal carrier, never escapes the engine
+class PhaseFailed(Exception):
     """
     Carries the original exception of a failed phase out of the phase sequence.
     """
@@ -126,7 +125,9 @@ async def run_phase(
     body: Callable[[datetime], Awaitable[T]],
 ) -> T:
     """
-    Run ``body(started_at)`` as *phase*: record it, emit its event, and wrap a failure in `PhaseFailed`.
+    Run ``body(started_at)`` as *phase*: record it, emit its event.
+
+    A failure is wrapped in `PhaseFailed` so the caller knows which phase failed.
     """
     clock = core.clock
     started = clock()
@@ -137,7 +138,9 @@ async def run_phase(
         message = exception_text(exc)
         draft.phases.append(PhaseRecord(phase, "failed", started, ended, message))  # type: ignore[arg-type]
         draft.failed_phase = phase
-        _emit_phase(core, session_id, draft.iteration_index, phase, "failed", started, ended, message)
+        _emit_phase(
+            core, session_id, draft.iteration_index, phase, "failed", started, ended, message
+        )
         raise PhaseFailed(phase, exc) from exc
     ended = clock()
     draft.phases.append(PhaseRecord(phase, "succeeded", started, ended))  # type: ignore[arg-type]

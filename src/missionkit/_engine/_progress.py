@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 
 from missionkit.models import CriterionProgress, MetricThresholdCriterion
 
-
 __all__ = ["ProgressUpdate", "distance", "update_progress"]
 
 
@@ -40,14 +39,14 @@ class ProgressUpdate:
         self.criterion_progress = criterion_progress
 
 
-def _improves(
-    criterion: MetricThresholdCriterion, value: float, best: float
-) -> bool:
+def _improves(criterion: MetricThresholdCriterion, value: float, best: float) -> bool:
     d_value = distance(criterion.op, value, criterion.target)
     d_best = distance(criterion.op, best, criterion.target)
     if d_value is None or d_best is None:
         return False
-    delta = criterion.min_delta if criterion.min_delta_mode == "abs" else criterion.min_delta * d_best
+    delta = (
+        criterion.min_delta if criterion.min_delta_mode == "abs" else criterion.min_delta * d_best
+    )
     return d_value < d_best - delta
 
 

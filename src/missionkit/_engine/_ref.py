@@ -11,7 +11,6 @@ from missionkit._engine._core import MissionCore
 from missionkit.errors import SessionFailed, SessionNotFound, SessionPaused, SessionTerminal
 from missionkit.models import FinalReport, Iteration, SessionState
 
-
 __all__ = ["SessionRef"]
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from missionkit.models import CriterionResult, FinalReport, Iteration, SessionState
 
-
 __all__ = ["build_report", "followups_template", "last_evaluation", "lessons_template"]
 
 _FOLLOWUP_NOTE = "These suggestions come from fixed templates."
@@ -94,9 +93,7 @@ def lessons_template(
     )
 
 
-def followups_template(
-    verdict: str | None, reason: str | None, *, failed: bool
-) -> tuple[str, ...]:
+def followups_template(verdict: str | None, reason: str | None, *, failed: bool) -> tuple[str, ...]:
     """
     The fixed follow-up suggestions (SPEC §12.3), note appended, at most 3.
     """
@@ -105,7 +102,10 @@ def followups_template(
             "Inspect the error of the failed phase, fix its cause and start a new session.",
         )
     elif verdict == "complete" and reason != "criteria_met":
-        items = ("Verify the outcome: completion was declared by an operator, not by the criteria.",)
+        items = (
+            "Verify the outcome: completion was declared by an operator, "
+            "not by the criteria.",
+        )
     else:
         items = _FOLLOWUPS.get(
             (verdict, reason), ("Inspect the iteration history to decide the next step.",)

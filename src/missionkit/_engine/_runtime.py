@@ -19,10 +19,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
-
 
 T = TypeVar("T")
 
@@ -42,12 +40,16 @@ class _Box:
         self.error: BaseException | None = None
 
 
-def _start_worker(func: Callable[..., Any], kwargs: dict[str, Any], box: _Box,
-                  notify: Callable[[], None] | None = None) -> None:
+def _start_worker(
+    func: Callable[..., Any],
+    kwargs: dict[str, Any],
+    box: _Box,
+    notify: Callable[[], None] | None = None,
+) -> None:
     def work() -> None:
         try:
             box.value = func(**kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting side
+        except BaseException as exc:
             box.error = exc
         finally:
             box.done.set()
@@ -81,7 +83,9 @@ class Runtime:
         """
         raise NotImplementedError
 
-    async def wait(self, awaitable: Awaitable[T], timeout: float | None = None) -> T:
+    async def wait(
+        self, awaitable: Awaitable[T], timeout: float | None = None, what: str = "call"
+    ) -> T:
         """
         Wait for an awaitable, bounded by *timeout*.
         """
@@ -112,7 +116,7 @@ class SyncRuntime(Runtime):
             return await self.wait(result, timeout, what)
         return result
 
-    async def wait(  # type: ignore[override]
+    async def wait(
         self, awaitable: Awaitable[T], timeout: float | None = None, what: str = "call"
     ) -> T:
         async def bounded() -> T:
@@ -159,7 +163,7 @@ class AsyncRuntime(Runtime):
             return await self.wait(result, timeout, what)
         return result
 
-    async def wait(  # type: ignore[override]
+    async def wait(
         self, awaitable: Awaitable[T], timeout: float | None = None, what: str = "call"
     ) -> T:
         if timeout is None:

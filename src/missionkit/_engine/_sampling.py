@@ -12,11 +12,12 @@ from missionkit._engine._env import IterationEnv
 from missionkit.audit import SamplingEvent
 from missionkit.models import Strategy
 
-
 __all__ = ["final_lessons", "revise_strategy"]
 
 
-def _emit(core: Any, session_id: str, purpose: str, status: str, backend: str, **extra: Any) -> None:
+def _emit(
+    core: Any, session_id: str, purpose: str, status: str, backend: str, **extra: Any
+) -> None:
     timestamp = core.clock()
     if core.sinks:
         core.emit(

@@ -4,10 +4,7 @@ The engine's side of scripted strategies: the host-side proxy (SPEC §9.5–9.6)
 
 from __future__ import annotations
 
-from typing import Any
-
 from missionkit._engine._env import IterationEnv
-
 
 __all__ = ["run_script"]
 
@@ -18,5 +15,4 @@ async def run_script(env: IterationEnv, script: str) -> None:
     """
     from missionkit._engine._script_bridge import execute_script
 
-    result: Any = await execute_script(env, script)
-    return result
+    await execute_script(env, script)

@@ -9,13 +9,11 @@ commit) or rolled back, so no iteration ever rebuilds the view from storage.
 from __future__ import annotations
 
 import math
-
 from collections import Counter
 from typing import Any
 
 from missionkit._jsonsafe import format_timestamp
 from missionkit.models import Iteration, Observation
-
 
 __all__ = ["CumulativeView", "observation_json"]
 
@@ -81,7 +79,9 @@ class CumulativeView:
         names = [
             e.get("tool_name")
             for e in obs.tool_results
-            if isinstance(e, dict) and e.get("_status") == "ok" and isinstance(e.get("tool_name"), str)
+            if isinstance(e, dict)
+            and e.get("_status") == "ok"
+            and isinstance(e.get("tool_name"), str)
         ]
         self._staged = (before, touched, names)  # type: ignore[assignment]
         view = observation_json(obs)

@@ -5,7 +5,6 @@ What a proposer sees (SPEC §7.2).
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
@@ -19,7 +18,6 @@ from missionkit.models import (
     Strategy,
     Verdict,
 )
-
 
 __all__ = ["IterationsView", "ProposalContext", "Proposer"]
 
@@ -125,7 +123,7 @@ class ProposalContext:
 
 Proposer = Callable[
     [ProposalContext],
-    "Strategy | Mapping[str, Any] | None | Awaitable[Strategy | Mapping[str, Any] | None]",
+    "Strategy | Mapping[str, Any] | Awaitable[Strategy | Mapping[str, Any] | None] | None",
 ]
 """
 A custom strategy source: returns a strategy, a mapping, or None for the default.

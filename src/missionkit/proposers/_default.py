@@ -11,7 +11,6 @@ from missionkit.errors import ProposeNoToolAvailable
 from missionkit.models import Iteration, Strategy, ToolCall, ToolCallRecord
 from missionkit.proposers._context import ProposalContext
 
-
 __all__ = ["default_proposer"]
 
 

@@ -18,7 +18,6 @@ from missionkit._engine.criteria._metric_trend import evaluate_metric_trend
 from missionkit._engine.criteria._predicate import evaluate_predicate
 from missionkit._engine.criteria._tool_call_succeeded import evaluate_tool_call_succeeded
 
-
 __all__ = ["EVALUATORS", "EvaluationInput", "Outcome", "evaluate"]
 
 EVALUATORS: dict[str, Callable[[Any, EvaluationInput], Outcome]] = {

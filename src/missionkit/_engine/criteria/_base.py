@@ -5,14 +5,12 @@ What every criterion evaluator receives and returns.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from missionkit._engine._view import CumulativeView
-
 
 __all__ = ["EvaluationInput", "Outcome", "apply_non_finite", "is_non_finite"]
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from missionkit._engine.criteria._base import EvaluationInput, Outcome
 
-
 __all__ = ["evaluate_event"]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import operator
 import re
-
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +15,6 @@ from missionkit._engine.criteria._base import (
     apply_non_finite,
     is_non_finite,
 )
-
 
 __all__ = ["OPERATORS", "evaluate_metric_threshold", "resolve_path"]
 

@@ -13,7 +13,6 @@ from missionkit._engine.criteria._base import (
     is_non_finite,
 )
 
-
 __all__ = ["evaluate_metric_trend"]
 
 _DIRECTIONS = {

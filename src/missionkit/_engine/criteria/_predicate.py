@@ -10,7 +10,6 @@ from missionkit._engine.criteria._base import EvaluationInput, Outcome
 from missionkit._jsonsafe import to_json_data
 from missionkit.errors import PredicateLimitExceeded, PredicateRejected
 
-
 __all__ = ["evaluate_predicate", "exception_text"]
 
 
@@ -20,7 +19,7 @@ def exception_text(exc: BaseException) -> str:
     """
     try:
         message = str(exc)
-    except Exception:  # noqa: BLE001
+    except Exception:
         message = "<unprintable>"
     return f"{type(exc).__name__}: {message}"
 
@@ -38,6 +37,6 @@ def evaluate_predicate(criterion: Any, data: EvaluationInput) -> Outcome:
         truthy = bool(result)
     except PredicateLimitExceeded as exc:
         return Outcome("inconclusive", f"limit_exceeded:{exc.what}")
-    except Exception as exc:  # noqa: BLE001 - any runtime error is inconclusive
+    except Exception as exc:
         return Outcome("inconclusive", exception_text(exc))
     return Outcome("met" if truthy else "unmet", to_json_data(result))

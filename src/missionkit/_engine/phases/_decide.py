@@ -10,7 +10,6 @@ from typing import Any
 from missionkit._engine._cascade import adjust_clause, decide, revision_rationale
 from missionkit._engine._env import IterationEnv
 
-
 __all__ = ["decide_phase"]
 
 

@@ -14,7 +14,6 @@ from missionkit._engine.criteria import EvaluationInput, evaluate
 from missionkit._jsonsafe import cap
 from missionkit.models import CriterionResult
 
-
 __all__ = ["evaluate_criteria"]
 
 

@@ -10,7 +10,6 @@ from missionkit._engine._dispatch import dispatch
 from missionkit._engine._env import IterationEnv
 from missionkit._engine._scripts import run_script
 
-
 __all__ = ["execute"]
 
 

@@ -10,7 +10,6 @@ from missionkit._engine._env import IterationEnv
 from missionkit._engine._observation import ObservationBuilder
 from missionkit._jsonsafe import cap
 
-
 __all__ = ["observe"]
 
 

@@ -11,7 +11,6 @@ from missionkit._engine._sampling import revise_strategy
 from missionkit.proposers import ProposalContext, default_proposer
 from missionkit.proposers._context import IterationsView
 
-
 __all__ = ["build_context", "propose"]
 
 
@@ -87,4 +86,3 @@ async def propose(env: IterationEnv, candidates: tuple[str, ...], now: datetime)
             return
     draft.strategy = default_proposer(ctx)
     draft.strategy_source = "default"
-
