@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 MAX_DEPTH = 100
-_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+_VIEWS: tuple[type[Any], ...] = (type({}.keys()), type({}.values()), type({}.items()))
 _UTC = _dt.UTC
 
 
@@ -139,11 +139,11 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
         if isinstance(value, list | tuple):
             return [_convert(v, depth + 1, active) for v in list(value)]
         if isinstance(value, set | frozenset):
-            items = [_convert(v, depth + 1, active) for v in list(value)]
-            return sorted(items, key=compact_json)
+            converted = [_convert(v, depth + 1, active) for v in list(value)]
+            return sorted(converted, key=compact_json)
         if isinstance(value, _VIEWS):
-            items: list[Any] = list(value)
-            return [_convert(item, depth + 1, active) for item in items]
+            members: list[Any] = list(value)
+            return [_convert(item, depth + 1, active) for item in members]
         if not isinstance(value, type) and attrs.has(cls):
             fields = {f.name: getattr(value, f.name) for f in attrs.fields(cls)}
             return {k: _convert(v, depth + 1, active) for k, v in fields.items()}
