@@ -344,8 +344,9 @@ def resolve_effective_allowlist(
             the mutual-exclusion and empty-registry errors, or any error of
             `validate_tool_allowlist`.
     """
-    if not isinstance(allow_all_tools, bool):
-        fail(field="allow_all_tools", reason="not_a_bool")
+    with guard("allow_all_tools"):
+        if not isinstance(allow_all_tools, bool):
+            fail(field="allow_all_tools", reason="not_a_bool")
     with guard("tool_allowlist"):
         if allow_all_tools:
             if explicit_allowlist:
