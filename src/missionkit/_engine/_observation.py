@@ -64,7 +64,8 @@ def annotate(record: ToolCallRecord, value: Any, limit: int) -> dict[str, Any]:
         entry["tool_name"] = record.tool_name
     else:
         entry = {"_status": record.status, "tool_name": record.tool_name, "result": value}
-    if cap(entry, limit) is not entry:
+    fits: bool = cap(entry, limit) is entry
+    if not fits:
         marker: dict[str, Any] = {
             "_status": record.status,
             "tool_name": record.tool_name,

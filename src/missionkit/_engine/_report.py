@@ -103,8 +103,7 @@ def followups_template(verdict: str | None, reason: str | None, *, failed: bool)
         )
     elif verdict == "complete" and reason != "criteria_met":
         items = (
-            "Verify the outcome: completion was declared by an operator, "
-            "not by the criteria.",
+            "Verify the outcome: completion was declared by an operator, not by the criteria.",
         )
     else:
         items = _FOLLOWUPS.get(

@@ -47,7 +47,7 @@ class IterationsView(Sequence[Iteration]):
 
     def __getitem__(self, index: int | slice) -> Iteration | Sequence[Iteration]:
         if isinstance(index, slice):
-            return tuple(self._items[: self._n][index])
+            return tuple(self._items[i] for i in range(*index.indices(self._n)))
         if index < 0:
             index += self._n
         if not 0 <= index < self._n:
