@@ -28,6 +28,10 @@ _NUMERIC_CALLS: Final = frozenset({"len", "abs", "bool", "int", "float"})
 _ARITHMETIC: Final = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
 _SMALL_LITERAL: Final = 8
 _SMALL_STRING: Final = 64
+# A membership test that runs at most this many times per evaluation (inside
+# comprehensions over short literal displays) is left unmetered: its cost is a
+# small static multiple of a value the evaluation already holds.
+_BOUNDED_RUNS: Final = 8
 
 
 def _is_number(node: ast.expr) -> bool:
@@ -103,6 +107,7 @@ class _Rewriter:
     def __init__(self, limits: PredicateLimits) -> None:
         self._limits = limits
         self._loop = 0
+        self._runs: int | None = 1
         self.metered = False
 
     def _meter(self) -> ast.Name:
@@ -221,7 +226,11 @@ class _Rewriter:
         node.left = self.visit(node.left)
         comparators: list[ast.expr] = []
         for op, comparator in zip(node.ops, node.comparators, strict=True):
-            cheap = _is_small_literal(comparator) or (self._loop == 0 and _is_literal(comparator))
+            cheap = (
+                _is_small_literal(comparator)
+                or (self._loop == 0 and _is_literal(comparator))
+                or (self._loop > 0 and self._runs is not None and self._runs <= _BOUNDED_RUNS)
+            )
             new = self.visit(comparator)
             if isinstance(op, (ast.In, ast.NotIn)) and not cheap:
                 new = self._call("__contains", [new], comparator)
@@ -328,12 +337,16 @@ class _Rewriter:
         return node
 
     def _comprehension(self, node: ast.ListComp | ast.GeneratorExp) -> None:
-        outer = self._loop
+        outer, outer_runs = self._loop, self._runs
         for position, clause in enumerate(node.generators):
             original_iter = clause.iter
             if position:
                 self._loop = outer + 1
             new_iter = self.visit(clause.iter)
+            if self._runs is not None and _is_literal(original_iter):
+                self._runs *= len(getattr(original_iter, "elts", ())) or _BOUNDED_RUNS + 1
+            else:
+                self._runs = None
             if not (position == 0 and outer == 0 and _is_literal(original_iter)):
                 new_iter = self._call("__iter", [new_iter], original_iter)
             clause.iter = new_iter
@@ -341,7 +354,7 @@ class _Rewriter:
             clause.ifs = [self.visit(cond) for cond in clause.ifs]
         self._loop = outer + 1
         node.elt = self.visit(node.elt)
-        self._loop = outer
+        self._loop, self._runs = outer, outer_runs
 
     def visit_ListComp(self, node: ast.ListComp) -> ast.expr:
         self._comprehension(node)
