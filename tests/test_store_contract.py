@@ -480,3 +480,13 @@ class TestClose:
     def test_is_a_session_store(self, store: SessionStore) -> None:
         """Every store satisfies the runtime-checkable protocol."""
         assert isinstance(store, SessionStore)
+
+
+class TestPublicSurface:
+    def test_exports(self) -> None:
+        """missionkit.store exports exactly the protocol and the three stores, sorted."""
+        import missionkit.store
+
+        expected = ["JsonDirStore", "MemoryStore", "SQLiteStore", "SessionStore"]
+        assert expected == missionkit.store.__all__
+        assert sorted(missionkit.store.__all__) == missionkit.store.__all__

@@ -102,8 +102,6 @@ class SQLiteStore:
         parent = self._path.absolute().parent
         if not parent.is_dir():
             raise StoreError(f"directory {str(parent)!r} does not exist")
-        if create:
-            self._create_file()
         self._connection()
 
     def __repr__(self) -> str:
@@ -149,6 +147,7 @@ class SQLiteStore:
 
     def _open(self) -> sqlite3.Connection | None:
         if self._create:
+            self._create_file()
             conn = sqlite3.connect(
                 self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
             )
