@@ -87,7 +87,7 @@ async def consult_strategy(env: IterationEnv, now: datetime) -> Strategy | None:
         "strategy_revision",
         directive=state.directive_text,
         criteria=state.criteria,
-        criteria_status=_status_map(state, stored[-5:]),
+        criteria_status=_status_map(state, stored),
         tools=_tools(core, state),
         remaining_iterations=remaining_iterations,
         remaining_wall_clock_seconds=remaining_seconds,
