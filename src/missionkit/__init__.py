@@ -17,8 +17,8 @@ from missionkit._tools import Tool
 from missionkit.errors import (
     ConcurrentUpdate,
     InvalidArgument,
-    MissionValidationError,
     MissionkitError,
+    MissionValidationError,
     NoIterations,
     NotPaused,
     PredicateLimitExceeded,
@@ -64,7 +64,6 @@ from missionkit.models import (
 )
 from missionkit.proposers import ProposalContext
 from missionkit.validation import MISSION_CONTROL_TOOLS
-
 
 __all__ = [
     "Budget",
