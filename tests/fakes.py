@@ -241,7 +241,7 @@ def start(
     return mission.start(
         directive="Drive the loss down",
         criteria=criteria,
-        budget=dict(budget or UNCAPPED),
+        budget={**UNCAPPED, **(budget or {})},
         tool_allowlist=tool_allowlist if tool_allowlist is not None else list(mission.tools),
         session_id=kwargs.pop("session_id", SESSION_ID),
         **kwargs,
@@ -253,3 +253,20 @@ def verdicts(iterations: Iterable[Any]) -> list[str]:
     ``"<verdict>/<reason>"`` of each iteration.
     """
     return [f"{it.verdict}/{it.verdict_reason}" for it in iterations]
+
+
+class SwitchProposer:
+    """
+    A proposer that defers to the default proposer until armed, then raises `ZeroDivisionError`.
+
+    Attributes:
+        armed: Whether the next call raises.
+    """
+
+    def __init__(self) -> None:
+        self.armed = False
+
+    def __call__(self, ctx: Any) -> None:
+        if self.armed:
+            raise ZeroDivisionError("division by zero")
+        return None
