@@ -346,33 +346,16 @@ class Mission:
         Run up to *max_iterations* steps for a wrapper (``mission_iterate``, SPEC §6.18).
 
         A failed iteration does not raise: its summary comes last and the
-        error is logged at ERROR on logger ``missionkit``.
+        error is logged at ERROR on logger ``missionkit``. A `SessionError`
+        after at least one completed step carries ``completed_iterations``.
         """
-        if type(max_iterations) is not int or max_iterations <= 0:
-            raise InvalidArgument("max_iterations", "must_be_positive_int")
-        handle = self.session(session_id)
+        handle, count = self._iterate_args(session_id, max_iterations)
         summaries: list[IterationSummary] = []
-        for _ in range(max_iterations):
+        for _ in range(count):
             try:
                 iteration = handle.step()
-            except SessionError as err:
-                if summaries:
-                    err.details["completed_iterations"] = [s.to_dict() for s in summaries]
-                raise
-            except Exception:
-                cache = handle._ref.refresh()
-                failed = cache.iterations[-1] if cache.iterations else None
-                if failed is None or failed.status != "failed":
-                    raise
-                self._core.logger.error(
-                    "iteration %s of session %s failed",
-                    failed.iteration_index,
-                    handle.id,
-                    exc_info=True,
-                    extra={"missionkit_session_id": handle.id},
-                )
-                summaries.append(failed.summary())
-                return summaries
+            except Exception as exc:
+                return self._iteration_error(handle, summaries, exc)
             summaries.append(iteration.summary())
             if iteration.verdict in ("complete", "terminate"):
                 break
@@ -382,34 +365,45 @@ class Mission:
         """
         Async twin of `iterate`: tools run on the caller's loop.
         """
-        if type(max_iterations) is not int or max_iterations <= 0:
-            raise InvalidArgument("max_iterations", "must_be_positive_int")
-        handle = self.session(session_id)
+        handle, count = self._iterate_args(session_id, max_iterations)
         summaries: list[IterationSummary] = []
-        for _ in range(max_iterations):
+        for _ in range(count):
             try:
                 iteration = await handle.astep()
-            except SessionError as err:
-                if summaries:
-                    err.details["completed_iterations"] = [s.to_dict() for s in summaries]
-                raise
-            except Exception:
-                cache = handle._ref.refresh()
-                failed = cache.iterations[-1] if cache.iterations else None
-                if failed is None or failed.status != "failed":
-                    raise
-                self._core.logger.error(
-                    "iteration %s of session %s failed",
-                    failed.iteration_index,
-                    handle.id,
-                    exc_info=True,
-                    extra={"missionkit_session_id": handle.id},
-                )
-                summaries.append(failed.summary())
-                return summaries
+            except Exception as exc:
+                return self._iteration_error(handle, summaries, exc)
             summaries.append(iteration.summary())
             if iteration.verdict in ("complete", "terminate"):
                 break
+        return summaries
+
+    def _iterate_args(self, session_id: Any, max_iterations: Any) -> tuple[Session, int]:
+        if type(max_iterations) is not int or max_iterations <= 0:
+            raise InvalidArgument("max_iterations", "must_be_positive_int")
+        return self.session(session_id), max_iterations
+
+    def _iteration_error(
+        self, handle: Session, summaries: list[IterationSummary], exc: Exception
+    ) -> list[IterationSummary]:
+        """
+        Turn a failed iteration into its summary; re-raise anything else.
+        """
+        if isinstance(exc, SessionError):
+            if summaries:
+                exc.details["completed_iterations"] = [s.to_dict() for s in summaries]
+            raise exc
+        cache = handle._ref.refresh()
+        failed = cache.iterations[-1] if cache.iterations else None
+        if failed is None or failed.status != "failed" or cache.header.status != "failed":
+            raise exc
+        self._core.logger.error(
+            "iteration %s of session %s failed",
+            failed.iteration_index,
+            handle.id,
+            exc_info=exc,
+            extra={"missionkit_session_id": handle.id},
+        )
+        summaries.append(failed.summary())
         return summaries
 
     # ------------------------------------------------------------ lifetime
