@@ -292,7 +292,11 @@ class TestPredicateObject:
 
         clone = pickle.loads(pickle.dumps(predicate))
 
-        assert (3, "len([x for x in obs])", limits) == (clone([1, 2, 3]), clone.source, clone.limits)
+        assert (3, "len([x for x in obs])", limits) == (
+            clone([1, 2, 3]),
+            clone.source,
+            clone.limits,
+        )
         with pytest.raises(PredicateLimitExceeded):
             clone(list(range(51)))
 
