@@ -1,0 +1,12 @@
+"""
+``python -m missionkit``: the command line.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from missionkit.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
