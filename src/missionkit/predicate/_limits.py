@@ -8,7 +8,6 @@ from typing import Any
 
 import attrs
 
-
 __all__ = ["PredicateLimits"]
 
 
