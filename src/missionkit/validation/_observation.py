@@ -28,6 +28,36 @@ _KEYS = ("metrics", "events", "tool_calls")
 _CALL_STATUSES = ("failed", "ok", "skipped_not_allowed")
 
 
+def _printable(value: Any) -> Any:
+    """
+    Replace ints too long to render as JSON text by repr markers (JSON data in, out).
+    """
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        try:
+            int.__repr__(value)
+        except ValueError:
+            return {"_repr": "<unprintable>", "_type": "builtins.int"}
+        return value
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value
+
+
+def _capped(value: Any, limit: int) -> Any:
+    """
+    JSON data *value* under the size cap; ints JSON cannot render become markers first.
+    """
+    data = to_json_data(value)
+    try:
+        return cap(data, limit)
+    except ValueError:
+        return cap(_printable(data), limit)
+
+
 def _model_data(value: ObservationInput) -> list[tuple[Any, Any]]:
     events, calls = value.events, value.tool_calls
     return [
@@ -87,7 +117,7 @@ def _host_call(index: int, call: Any, limit: int) -> HostToolCall:
         tool_name=exact_str(tool_name),
         status=exact_str(status),  # type: ignore[arg-type]
         args=args,  # type: ignore[arg-type]
-        result=cap(to_json_data(data.get("result")), limit),
+        result=_capped(data.get("result"), limit),
         error_message=None if error_message is None else exact_str(error_message),
         duration_ms=exact_int(duration_ms),
     )
@@ -131,7 +161,7 @@ def validate_observation(value: Any, *, limits: Any = None) -> ObservationInput:
         raw_metrics = data["metrics"]
         if not isinstance(raw_metrics, dict):
             fail(field="observation", subfield="metrics", reason="not_a_dict")
-        metrics = {k: cap(v, limit) for k, v in _json_dict(raw_metrics).items()}
+        metrics = {k: _capped(v, limit) for k, v in _json_dict(raw_metrics).items()}
 
     events: list[dict[str, Any]] = []
     if "events" in data:
@@ -141,7 +171,7 @@ def validate_observation(value: Any, *, limits: Any = None) -> ObservationInput:
         for index, event in enumerate(list.copy(raw_events)):
             if not isinstance(event, dict):
                 fail(field="observation", subfield="events", index=index, reason="not_a_dict")
-            events.append(cap(_json_dict(event), limit))
+            events.append(_capped(_json_dict(event), limit))
 
     calls: list[HostToolCall] = []
     if "tool_calls" in data:
