@@ -131,6 +131,16 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
         return _opaque(value)
     active.add(id(value))
     try:
+        if cls is dict:
+            result: dict[str, Any] = {}
+            for k, v in list(value.items()):
+                tv = type(v)
+                result[k if type(k) is str else _key(k)] = (
+                    v
+                    if v is None or tv is str or tv is float or tv is int or tv is bool
+                    else _convert(v, depth + 1, active)
+                )
+            return result
         if isinstance(value, Mapping):
             out: dict[str, Any] = {}
             for k, v in list(value.items()):
@@ -159,6 +169,9 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
         active.discard(id(value))
 
 
+_SCALARS = frozenset({type(None), bool, int, float, str})
+
+
 def to_json_data(value: Any) -> Any:
     """
     Convert any Python value into JSON data (SPEC §3.14).
@@ -166,6 +179,11 @@ def to_json_data(value: Any) -> Any:
     Never raises: values that cannot be represented become
     ``{"_repr": …, "_type": …}`` markers. Non-finite floats stay floats.
     """
+    if type(value) is dict:
+        # Fast path for the common flat case: str keys, scalar values.
+        scalars = _SCALARS
+        if all(type(k) is str and type(v) in scalars for k, v in value.items()):
+            return dict(value)
     return _convert(value, 0, set())
 
 

@@ -158,6 +158,13 @@ class MetricThresholdCriterion(_CriterionBase):
 
     kind: ClassVar[str] = "metric_threshold"
 
+    @functools.cached_property
+    def metric_path(self) -> tuple[str, ...]:
+        """
+        The ``.``-separated segments of *metric* (split once).
+        """
+        return tuple(self.metric.split("."))
+
     metric: str
     op: Op
     target: float

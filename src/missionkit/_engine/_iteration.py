@@ -18,6 +18,7 @@ import attrs
 from missionkit._engine._cache import SessionCache
 from missionkit._engine._core import exception_text
 from missionkit._engine._env import IterationEnv
+from missionkit._engine._evolve import evolve_state
 from missionkit._engine._observation import result_summary
 from missionkit._engine._phase import Draft, PhaseFailed, run_phase
 from missionkit._engine._ref import SessionRef
@@ -88,35 +89,29 @@ async def _finish(
     draft.ended_at = now
     state = env.state
     terminal = draft.verdict in ("complete", "terminate")
-    header = attrs.evolve(
-        state,
-        revision=state.revision + 1,
-        status=(
-            ("completed" if draft.verdict == "complete" else "terminated")
-            if terminal
-            else "running"
-        ),
-        no_progress_counter=draft.no_progress_counter,
-        criterion_progress=env.criterion_progress,
-        last_checkpoint_at=env.last_checkpoint_at,
-        pending_proposal=None,
-        updated_at=now,
-    )
+    changes: dict[str, Any] = {
+        "revision": state.revision + 1,
+        "status": "running",
+        "no_progress_counter": draft.no_progress_counter,
+        "criterion_progress": env.criterion_progress,
+        "last_checkpoint_at": env.last_checkpoint_at,
+        "pending_proposal": None,
+        "updated_at": now,
+    }
+    if terminal:
+        changes["status"] = "completed" if draft.verdict == "complete" else "terminated"
+        changes["ended_at"] = now
+        changes["final_verdict"] = draft.verdict
+        changes["final_verdict_reason"] = draft.verdict_reason
+        changes["paused_at"] = None
+    header = evolve_state(state, **changes)
     iteration = draft.freeze()
     report = None
     if terminal:
-        header = attrs.evolve(
-            header,
-            ended_at=now,
-            final_verdict=draft.verdict,  # type: ignore[arg-type]
-            final_verdict_reason=draft.verdict_reason,
-            paused_at=None,
-        )
         history = [*cache.iterations, iteration]
         lessons = await final_lessons(core, env.rt, header, history, now)
         report = build_report(header, history, ended_at=now, lessons=lessons)
     ref.commit(cache, header, (iteration,), report)
-    timestamp = core.clock()
     if core.sinks:
         core.emit(
             VerdictEvent(
@@ -124,7 +119,7 @@ async def _finish(
                 iteration_index=iteration.iteration_index,
                 verdict=iteration.verdict or "",
                 verdict_reason=iteration.verdict_reason or "",
-                timestamp=timestamp,
+                timestamp=core.clock(),
                 revision_rationale=iteration.revision_rationale,
             )
         )

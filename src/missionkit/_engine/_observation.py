@@ -64,7 +64,14 @@ def annotate(record: ToolCallRecord, value: Any, limit: int) -> dict[str, Any]:
         entry["tool_name"] = record.tool_name
     else:
         entry = {"_status": record.status, "tool_name": record.tool_name, "result": value}
-    fits: bool = cap(entry, limit) is entry
+    summary = record.result_summary
+    if summary is not None:
+        # The entry adds at most the markers (and a "_shadowed" wrapper) to the
+        # result's known size: skip encoding it again when that bound fits.
+        bound = summary["bytes"] + 96 + 8 * len(record.tool_name)
+        fits = bound <= limit or cap(entry, limit) is entry
+    else:
+        fits = cap(entry, limit) is entry
     if not fits:
         marker: dict[str, Any] = {
             "_status": record.status,

@@ -158,7 +158,6 @@ def _emit_phase(
     ended: datetime,
     error: str | None,
 ) -> None:
-    timestamp = core.clock()
     if core.sinks:
         core.emit(
             PhaseEvent(
@@ -168,7 +167,7 @@ def _emit_phase(
                 phase_status=status,
                 phase_started_at=started,
                 phase_ended_at=ended,
-                timestamp=timestamp,
+                timestamp=core.clock(),
                 error_message=error,
             )
         )

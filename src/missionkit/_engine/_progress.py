@@ -72,9 +72,10 @@ def update_progress(
     """
     progress = False
     after: dict[str, CriterionProgress] = dict(before)
+    default = CriterionProgress()
     for criterion, status, value in zip(criteria, statuses, values, strict=True):
         cid: str = criterion.criterion_id  # type: ignore[attr-defined]
-        old = before.get(cid) or CriterionProgress()
+        old = before.get(cid) or default
         met = status == "met"
         required: bool = criterion.required  # type: ignore[attr-defined]
         best = old.best_value
@@ -87,9 +88,9 @@ def update_progress(
                 best = value
         if met and not old.ever_met and required:
             progress = True
-        new = CriterionProgress(old.ever_met or met, best)
-        if new != old:
-            after[cid] = new
+        ever_met = old.ever_met or met
+        if ever_met != old.ever_met or best != old.best_value:
+            after[cid] = CriterionProgress(ever_met, best)
     if progress or first_evaluated:
         new_counter = 0
     else:

@@ -196,9 +196,9 @@ def run_sync(factory: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
     With no running loop in this thread the coroutine is driven inline; with
     one (e.g. Jupyter) it is driven on a helper thread while this thread waits.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    # asyncio._get_running_loop() answers None instead of raising: the common
+    # no-loop case then costs no exception.
+    if asyncio._get_running_loop() is None:
         return _drive(factory(SyncRuntime()))
     box = _Box()
     _start_worker(lambda: _drive(factory(SyncRuntime())), {}, box)

@@ -18,6 +18,36 @@ from missionkit.models import Iteration, Observation
 __all__ = ["CumulativeView", "observation_json"]
 
 
+class LazyObservationJSON(dict[str, Any]):
+    """
+    The observation's JSON form for metric paths: timestamps formatted only on lookup.
+
+    Formatting two timestamps per evaluated iteration is most of the cost of
+    this mapping, and metric paths almost never point at them.
+    """
+
+    __slots__ = ("_obs",)
+
+    def __init__(self, obs: Observation) -> None:
+        super().__init__(
+            tool_results=list(obs.tool_results),
+            metrics=obs.metrics,
+            events=list(obs.events),
+            errors=list(obs.errors),
+        )
+        self._obs = obs
+
+    def __missing__(self, key: str) -> str:
+        if key == "phase_started_at":
+            return format_timestamp(self._obs.phase_started_at)
+        if key == "phase_ended_at":
+            return format_timestamp(self._obs.phase_ended_at)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in ("phase_started_at", "phase_ended_at") or super().__contains__(key)
+
+
 def observation_json(obs: Observation) -> dict[str, Any]:
     """
     The JSON form of an observation, sharing its containers (read-only use).

@@ -4,14 +4,14 @@ The deterministic default proposer (SPEC §7.3).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from missionkit.errors import ProposeNoToolAvailable
 from missionkit.models import Iteration, Strategy, ToolCall, ToolCallRecord
 from missionkit.proposers._context import ProposalContext
 
-__all__ = ["default_proposer"]
+__all__ = ["default_proposer", "propose_default"]
 
 
 def _records_newest_first(iteration: Iteration) -> Iterable[ToolCallRecord]:
@@ -30,15 +30,15 @@ def _latest_success(
     return None
 
 
-def _untried(ctx: ProposalContext) -> str | None:
-    remaining = set(ctx.candidate_tools)
-    for iteration in reversed(ctx.iterations):
+def _untried(iterations: Sequence[Iteration], tools: Sequence[str]) -> str | None:
+    remaining = set(tools)
+    for iteration in reversed(iterations):
         for record in _records_newest_first(iteration):
             if record.status in ("ok", "failed"):
                 remaining.discard(record.tool_name)
         if not remaining:
             return None
-    for tool in ctx.candidate_tools:
+    for tool in tools:
         if tool in remaining:
             return tool
     return None
@@ -57,15 +57,27 @@ def default_proposer(ctx: ProposalContext) -> Strategy:
 
     .. versionadded:: 0.1.0
     """
-    tools = ctx.candidate_tools
-    if not tools:
+    if not ctx.candidate_tools:
         raise ProposeNoToolAvailable(ctx.session_id, ctx.tool_allowlist)
-    untried = _untried(ctx)
+    return propose_default(
+        ctx.iterations, ctx.candidate_tools, ctx.iteration_index, ctx.adjust_requested
+    )
+
+
+def propose_default(
+    iterations: Sequence[Iteration],
+    tools: Sequence[str],
+    iteration_index: int,
+    adjust_requested: bool,
+) -> Strategy:
+    """
+    The rules of `default_proposer` on their inputs (the engine calls this directly).
+    """
+    untried = _untried(iterations, tools)
     if untried is not None:
         return _one(untried, {}, f"deterministic fallback: try untried tool {untried}")
-    newest_first = reversed(ctx.iterations)
-    if ctx.adjust_requested:
-        latest = ctx.iterations[-1] if ctx.iterations else None
+    if adjust_requested:
+        latest = iterations[-1] if iterations else None
         last_tool = None
         if latest is not None:
             records = latest.script_call_log if latest.script_call_log else latest.tool_calls
@@ -74,19 +86,19 @@ def default_proposer(ctx: ProposalContext) -> Strategy:
         if last_tool is None or last_tool not in tools:
             tool = tools[0]
         else:
-            tool = tools[(tools.index(last_tool) + 1) % len(tools)]
-        prior = _latest_success(reversed(ctx.iterations), (tool,))
+            tool = tools[(list(tools).index(last_tool) + 1) % len(tools)]
+        prior = _latest_success(reversed(iterations), (tool,))
         return _one(
             tool,
             prior.args if prior is not None else {},
             f"deterministic fallback: rotate to {tool} after adjust",
         )
-    success = _latest_success(newest_first, tools)
+    success = _latest_success(reversed(iterations), tools)
     if success is not None:
         return _one(
             success.tool_name,
             success.args,
             f"deterministic fallback: re-run {success.tool_name} with prior args",
         )
-    tool = tools[ctx.iteration_index % len(tools)]
+    tool = tools[iteration_index % len(tools)]
     return _one(tool, {}, f"deterministic fallback: round-robin {tool}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -41,8 +41,7 @@ class EvaluationInput:
         return self._view
 
 
-@attrs.frozen
-class Outcome:
+class Outcome(NamedTuple):
     """
     A criterion's status, evidence and (thresholds) finite value.
     """

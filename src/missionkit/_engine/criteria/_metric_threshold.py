@@ -30,12 +30,12 @@ _INDEX = re.compile(r"0|[1-9][0-9]*")
 _MISSING = object()
 
 
-def resolve_path(root: Any, path: str) -> Any:
+def resolve_path(root: Any, path: tuple[str, ...]) -> Any:
     """
-    Follow a dot path through dicts and (by decimal index) lists; a sentinel when missing.
+    Follow dot-path segments through dicts and (by decimal index) lists; a sentinel if missing.
     """
     current = root
-    for segment in path.split("."):
+    for segment in path:
         if isinstance(current, dict):
             if segment not in current:
                 return _MISSING
@@ -54,7 +54,7 @@ def evaluate_metric_threshold(criterion: Any, data: EvaluationInput) -> Outcome:
     """
     Evaluate a `MetricThresholdCriterion` on the current observation.
     """
-    value = resolve_path(data.observation, criterion.metric)
+    value = resolve_path(data.observation, criterion.metric_path)
     if value is _MISSING:
         return Outcome("inconclusive", "metric_path_missing:" + repr(criterion.metric))
     if type(value) not in (int, float):

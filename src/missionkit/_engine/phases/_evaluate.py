@@ -9,7 +9,7 @@ from datetime import datetime
 from missionkit._engine._cadence import is_on_cadence
 from missionkit._engine._env import IterationEnv
 from missionkit._engine._progress import update_progress
-from missionkit._engine._view import observation_json
+from missionkit._engine._view import LazyObservationJSON
 from missionkit._engine.criteria import EvaluationInput, evaluate
 from missionkit._jsonsafe import cap
 from missionkit.models import CriterionResult
@@ -38,11 +38,11 @@ async def evaluate_criteria(env: IterationEnv, started: datetime) -> None:
     env.last_checkpoint_at = started
     view = env.cache.view
     data = EvaluationInput(
-        observation_json(observation),
+        LazyObservationJSON(observation),
         view,
         lambda: view.stage(observation),
     )
-    clock = env.core.clock
+    evaluated_at = env.core.clock()
     limit = env.core.limits.evidence_bytes
     results = []
     statuses = []
@@ -54,7 +54,7 @@ async def evaluate_criteria(env: IterationEnv, started: datetime) -> None:
                 criterion.criterion_id,
                 outcome.status,  # type: ignore[arg-type]
                 cap(outcome.evidence, limit),
-                clock(),
+                evaluated_at,
             )
         )
         statuses.append(outcome.status)

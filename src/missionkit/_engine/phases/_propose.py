@@ -10,6 +10,7 @@ from missionkit._engine._env import IterationEnv
 from missionkit._engine._sampling import revise_strategy
 from missionkit.proposers import ProposalContext, default_proposer
 from missionkit.proposers._context import IterationsView
+from missionkit.proposers._default import propose_default
 
 __all__ = ["build_context", "propose"]
 
@@ -74,8 +75,20 @@ async def propose(env: IterationEnv, candidates: tuple[str, ...], now: datetime)
             draft.strategy = strategy
             draft.strategy_source = "sampler"
             return
-    ctx = build_context(env, candidates, now)
     proposer = env.core.proposer
+    if proposer is None:
+        # No custom proposer: the default rules need only the history, so the
+        # full context is not built.
+        iterations = env.cache.iterations
+        draft.strategy = propose_default(
+            IterationsView(iterations),
+            candidates,
+            draft.iteration_index,
+            bool(iterations) and iterations[-1].verdict == "adjust",
+        )
+        draft.strategy_source = "default"
+        return
+    ctx = build_context(env, candidates, now)
     if proposer is not None:
         value = await env.rt.call(lambda: proposer(ctx), {}, None, "proposer call")
         if value is not None:
