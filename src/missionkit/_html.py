@@ -73,9 +73,19 @@ def _esc(value: Any) -> str:
 
 
 def _cut(text: str, limit: int) -> str:
+    """
+    At most *limit* characters of *text*, the last one an ellipsis when it was cut.
+    """
     if len(text) <= limit:
         return text
     return text[: limit - 1] + _ELLIPSIS
+
+
+def _head(text: str, limit: int) -> str:
+    """
+    The first *limit* characters of *text*, followed by an ellipsis when there is more.
+    """
+    return text if len(text) <= limit else text[:limit] + _ELLIPSIS
 
 
 def _badge(token: str | None) -> str:
@@ -191,7 +201,7 @@ def session_html(header: SessionState, iterations: list[Iteration], now: datetim
     cap_s = budget.max_wall_clock_seconds
     facts = [
         ("status", _badge(header.status)),
-        ("directive", _esc(_cut(header.directive_text, _DIRECTIVE_CHARS))),
+        ("directive", _esc(_head(header.directive_text, _DIRECTIVE_CHARS))),
         ("iterations", f"{len(iterations)} / {_cap(budget.max_iterations)}"),
         (
             "active seconds",
@@ -249,7 +259,7 @@ def report_html(report: FinalReport) -> str:
         ("verdict", outcome),
         ("iterations run", str(report.iterations_run)),
         ("active seconds", _number(report.active_seconds)),
-        ("directive", _esc(_cut(report.directive_text, _DIRECTIVE_CHARS))),
+        ("directive", _esc(_head(report.directive_text, _DIRECTIVE_CHARS))),
     ]
     followups = "".join(f"<li>{_esc(item)}</li>" for item in report.recommended_followups)
     if report.final_criteria_evaluation is None:
