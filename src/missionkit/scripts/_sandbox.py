@@ -189,6 +189,11 @@ class _Mission:
         return _Completed()
 
 
+# Script-facing messages ("mission.observe() missing 1 required positional
+# argument") should name what the script wrote, not this module's class.
+_Mission.__qualname__ = MISSION_NAME
+
+
 def _tool_function(state: ScriptState, name: str) -> Callable[..., _PendingCall]:
     def tool(*args: Any, **kwargs: Any) -> _PendingCall:
         if args:

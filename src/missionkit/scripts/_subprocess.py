@@ -32,6 +32,9 @@ _LOG: Final = logging.getLogger("missionkit")
 _STDERR_TAIL: Final = 4096
 _EXIT_GRACE: Final = 2.0
 _CHILD_MODULE: Final = "missionkit.scripts._child"
+# Bound on the observe/event data one run may stream to the host, so a script
+# cannot exhaust the host's memory by observing in a loop.
+_MAX_STREAMED_BYTES: Final = 64 * 1024 * 1024
 
 # Run the child module with the directory holding this missionkit package
 # appended to the child's sys.path if it is not already there. Under ``-I`` an
@@ -129,6 +132,7 @@ class _Run:
         self.observations: list[tuple[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.stderr_tail = b""
+        self.streamed = 0
 
     async def drain_stderr(self) -> None:
         stream = self.proc.stderr
@@ -173,6 +177,10 @@ class _Run:
                 message = decode(line)
             except ProtocolError as exc:
                 raise _Stop(crashed=str(exc)) from None
+            if message["type"] in ("observe", "event"):
+                self.streamed += len(line)
+                if self.streamed > _MAX_STREAMED_BYTES:
+                    raise _Stop(crashed="observations and events exceed 64 MiB")
             outcome = await self.handle(message)
             if outcome is not None:
                 return outcome
@@ -277,7 +285,9 @@ class SubprocessScriptRunner:
     Every way a run can end produces a :class:`ScriptOutcome`, and the child is
     always killed if still running and reaped before :meth:`run` returns. A
     crash, a protocol violation (garbage, an oversized line, output ending early)
-    or an external kill gives ``error="ScriptCrashed: exit code <n>"``; the last
+    or an external kill gives ``error="ScriptCrashed: exit code <n>"``, and so
+    does streaming more than 64 MiB of observations and events in one run (the
+    host's own memory is at stake); the last
     4 KiB of the child's stderr are logged to the ``missionkit`` logger at warning
     level with ``extra={"missionkit_stderr": …}``.
 
