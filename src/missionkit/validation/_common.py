@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn, ParamSpec, TypeVar
@@ -28,6 +29,7 @@ __all__ = [
     "is_number",
     "is_str",
     "json_key",
+    "json_safe",
     "lookup",
     "pairs",
     "str_keyed",
@@ -205,3 +207,33 @@ def json_key(key: Any) -> str:
     if isinstance(rendered, dict) and len(rendered) == 1:
         return str.__str__(next(iter(rendered)))
     return "<unprintable>"  # pragma: no cover - to_json_data renders every key
+
+
+def _renderable(value: Any, min_bits: int) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if min_bits and value.bit_length() > min_bits:
+            try:
+                int.__repr__(value)
+            except ValueError:
+                return {"_repr": "<unprintable>", "_type": "builtins.int"}
+        return value
+    if isinstance(value, dict):
+        return {k: _renderable(v, min_bits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renderable(v, min_bits) for v in value]
+    return value
+
+
+def json_safe(value: Any) -> Any:
+    """
+    `to_json_data` of *value*, with ints too long for JSON text replaced by repr markers.
+
+    Python refuses to render ints beyond ``sys.get_int_max_str_digits()`` digits,
+    so such an int would make every later ``json.dumps`` (size caps, stores) fail.
+    """
+    from missionkit._jsonsafe import to_json_data
+
+    # Ints of at most 3 bits per allowed digit always render; only longer ones are tried.
+    return _renderable(to_json_data(value), 3 * sys.get_int_max_str_digits())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from missionkit._jsonsafe import cap, to_json_data
+from missionkit._jsonsafe import cap
 from missionkit.models import HostToolCall, Limits, ObservationInput
 from missionkit.validation._common import (
     exact_int,
@@ -15,6 +15,7 @@ from missionkit.validation._common import (
     is_int,
     is_non_empty_str,
     json_key,
+    json_safe,
     lookup,
     pairs,
     str_keyed,
@@ -28,34 +29,11 @@ _KEYS = ("metrics", "events", "tool_calls")
 _CALL_STATUSES = ("failed", "ok", "skipped_not_allowed")
 
 
-def _printable(value: Any) -> Any:
-    """
-    Replace ints too long to render as JSON text by repr markers (JSON data in, out).
-    """
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        try:
-            int.__repr__(value)
-        except ValueError:
-            return {"_repr": "<unprintable>", "_type": "builtins.int"}
-        return value
-    if isinstance(value, dict):
-        return {k: _printable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_printable(v) for v in value]
-    return value
-
-
 def _capped(value: Any, limit: int) -> Any:
     """
-    JSON data *value* under the size cap; ints JSON cannot render become markers first.
+    JSON-safe copy of *value* under the size cap.
     """
-    data = to_json_data(value)
-    try:
-        return cap(data, limit)
-    except ValueError:
-        return cap(_printable(data), limit)
+    return cap(json_safe(value), limit)
 
 
 def _model_data(value: ObservationInput) -> list[tuple[Any, Any]]:
@@ -82,7 +60,7 @@ def _json_dict(value: dict[Any, Any]) -> dict[str, Any]:
     """
     JSON-safe copy of dict *value*, read from its storage.
     """
-    converted: dict[str, Any] = to_json_data(dict(pairs(value)))
+    converted: dict[str, Any] = json_safe(dict(pairs(value)))
     return converted
 
 
