@@ -250,6 +250,25 @@ class TestSharedSemantics:
 
         assert outcome.error.startswith("SyntaxError: 'return' outside function")
 
+    def test_too_deep_for_the_compiler(self, runner):
+        """
+        A script the validator accepts but the compiler cannot nest ends with RecursionError.
+        """
+        outcome = run(runner, "x = " + "1" + "+1" * 2_500)
+
+        assert outcome.error.startswith("RecursionError: ")
+
+    def test_dunder_allowlist_entry_ignored(self, runner):
+        """
+        A tool named __builtins__ cannot replace the script's builtins.
+        """
+        tools = RecordingTools()
+        allowlist = ["__builtins__", "list_things"]
+
+        outcome = run(runner, "x = len([1])\nmission.observe('x', x)", tools, allowlist=allowlist)
+
+        assert ScriptOutcome(observations=(("x", 1),)) == outcome
+
     def test_rejected_script_raises(self, runner):
         """
         A script outside the language is refused before anything runs.

@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from missionkit.errors import ScriptRejected
 from missionkit.scripts import validate_script
@@ -495,3 +497,65 @@ class TestAccepted:
         expected = "forbidden_call_target"
 
         assert expected == rejection("x = ｅｖａｌ('1')").reason
+
+
+class TestProperties:
+    @given(st.text(max_size=200))
+    def test_only_rejections(self, source):
+        """
+        Arbitrary text is either accepted or rejected with ScriptRejected, nothing else.
+        """
+        try:
+            validate_script(source, ALLOWLIST)
+        except ScriptRejected:
+            pass
+
+    @given(
+        st.lists(
+            st.sampled_from(
+                [
+                    "x",
+                    "1",
+                    "(",
+                    ")",
+                    "[",
+                    "]",
+                    "+",
+                    " ",
+                    ":",
+                    "=",
+                    "\n",
+                    "await ",
+                    "lambda ",
+                    "for ",
+                    " in ",
+                    "if ",
+                    "else ",
+                    "def ",
+                    "mission",
+                    ".",
+                    "observe",
+                    "submit_job",
+                    ",",
+                    "*",
+                    "**",
+                    "'s'",
+                    "__",
+                    "    ",
+                    "try",
+                    "except ",
+                    "as ",
+                    "return ",
+                ]
+            ),
+            max_size=40,
+        )
+    )
+    def test_only_rejections_on_tokens(self, tokens):
+        """
+        Token soup close to the language is either accepted or rejected with ScriptRejected.
+        """
+        try:
+            validate_script("".join(tokens), ALLOWLIST)
+        except ScriptRejected:
+            pass

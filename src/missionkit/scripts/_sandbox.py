@@ -237,7 +237,10 @@ class ScriptState:
         self._coro: Coroutine[Any, Any, Any] | None = None
         namespace: dict[str, Any] = {"__builtins__": safe_builtins()}
         for name in allowlist:
-            namespace[name] = _tool_function(self, name)
+            # A dunder name can never be referenced by a valid script; skipping it
+            # also keeps a tool called "__builtins__" from replacing the builtins.
+            if not name.startswith("__"):
+                namespace[name] = _tool_function(self, name)
         namespace[MISSION_NAME] = _Mission(self)
         self.namespace = namespace
 
