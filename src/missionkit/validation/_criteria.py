@@ -234,7 +234,7 @@ def _criterion(index: int, entry: Any, seen: set[str]) -> Criterion:
         fail(field="criteria", index=index, reason="not_a_dict")
     data = str_keyed(items)
     criterion_id = lookup(data, "criterion_id")
-    if not is_non_empty_str(criterion_id) or len(criterion_id) > CRITERION_ID_MAX_LENGTH:
+    if not is_non_empty_str(criterion_id) or str.__len__(criterion_id) > CRITERION_ID_MAX_LENGTH:
         fail(field="criteria", index=index, reason="criterion_id_missing_or_invalid")
     criterion_id = exact_str(criterion_id)
     if criterion_id in seen:
