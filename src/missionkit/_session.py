@@ -27,9 +27,11 @@ T = TypeVar("T")
 OnIteration = Callable[[Iteration], Any]
 
 
-def _check_max_iterations(value: Any, session_id: str) -> None:
-    if value is not None and (type(value) is not int or value <= 0):
+def _check_run_args(max_iterations: Any, on_iteration: Any, session_id: str) -> None:
+    if max_iterations is not None and (type(max_iterations) is not int or max_iterations <= 0):
         raise InvalidArgument("max_iterations", "must_be_positive_int", session_id=session_id)
+    if on_iteration is not None and not callable(on_iteration):
+        raise InvalidArgument("on_iteration", "not_callable", session_id=session_id)
 
 
 class Session:
@@ -191,7 +193,7 @@ class Session:
             on_iteration: Called with each committed `Iteration`; returning
                 ``False`` stops the run.
         """
-        _check_max_iterations(max_iterations, self.id)
+        _check_run_args(max_iterations, on_iteration, self.id)
         return self._sync(lambda rt: self._run(rt, max_iterations, on_iteration))
 
     async def arun(
@@ -200,7 +202,7 @@ class Session:
         """
         Async twin of `run`.
         """
-        _check_max_iterations(max_iterations, self.id)
+        _check_run_args(max_iterations, on_iteration, self.id)
         return await self._async(lambda rt: self._run(rt, max_iterations, on_iteration))
 
     # ------------------------------------------------------------ ask / tell
