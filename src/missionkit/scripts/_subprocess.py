@@ -490,11 +490,13 @@ class SubprocessScriptRunner:
                 return run.outcome(limit="wall_time")
             await _settle(stderr_task)
             code = proc.returncode
+            tail = run.stderr_tail.decode("utf-8", "replace")
             _LOG.warning(
-                "script child ended abnormally (%s); exit code %s",
+                "script child ended abnormally (%s); exit code %s; stderr tail: %r",
                 stop.crashed,
                 code,
-                extra={"missionkit_stderr": run.stderr_tail.decode("utf-8", "replace")},
+                tail,
+                extra={"missionkit_stderr": tail, "missionkit_exit_code": code},
             )
             return run.outcome(error=f"ScriptCrashed: exit code {code}")
         finally:
