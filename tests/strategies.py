@@ -12,20 +12,33 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import attrs
 from hypothesis import strategies as st
 
 from missionkit.models import (
     Budget,
     Cadence,
+    CriterionProgress,
+    CriterionResult,
     EventCriterion,
+    FinalReport,
     HostToolCall,
+    Iteration,
+    IterationSummary,
     MetricThresholdCriterion,
     MetricTrendCriterion,
+    Observation,
     ObservationInput,
+    PendingProposal,
+    PhaseRecord,
     PredicateCriterion,
+    SessionState,
+    SessionSummary,
     Strategy,
     ToolCall,
+    ToolCallRecord,
     ToolCallSucceededCriterion,
+    Verdict,
 )
 
 # --------------------------------------------------------------------------- hostile objects
@@ -596,3 +609,527 @@ def fuzz_inputs() -> st.SearchStrategy[Any]:
     Anything a caller might pass: JSON data, non-JSON and hostile objects, garbage models.
     """
     return st.one_of(any_values(), json_values(6), garbage_models())
+
+
+# =========================================================================== record models
+#
+# Builders for every model of SPEC §3, drawn directly as model instances (not
+# through validation), with timezone-aware UTC datetimes at microsecond
+# precision. JSON-data fields hold finite and non-finite floats but no ints too
+# long to render as JSON text.
+
+UTC_DATETIMES: st.SearchStrategy[dt.datetime] = st.datetimes(
+    min_value=dt.datetime(1990, 1, 1),
+    max_value=dt.datetime(2200, 1, 1),
+    timezones=st.just(dt.UTC),
+)
+
+record_json_scalars: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=10),
+)
+
+
+@functools.cache
+def record_json_values(max_leaves: int = 6) -> st.SearchStrategy[Any]:
+    """
+    JSON data as records hold it: non-finite floats allowed, every int renderable.
+    """
+    return st.recursive(
+        record_json_scalars,
+        lambda children: st.one_of(
+            st.lists(children, max_size=3),
+            st.dictionaries(st.text(max_size=6), children, max_size=3),
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def record_json_dicts(max_leaves: int = 6) -> st.SearchStrategy[dict[str, Any]]:
+    """
+    A JSON object with str keys and record JSON values.
+    """
+    return st.dictionaries(st.text(max_size=6), record_json_values(max_leaves), max_size=3)
+
+
+_opt_text = st.one_of(st.none(), st.text(max_size=12))
+_record_extra_keys = extra_keys.filter(lambda k: not k.startswith("_") and k != "kind")
+_record_extras = st.dictionaries(_record_extra_keys, record_json_values(3), max_size=2)
+_numbers = st.one_of(st.integers(min_value=-(10**9), max_value=10**9), st.floats(allow_nan=False))
+
+
+def _criterion_common() -> dict[str, st.SearchStrategy[Any]]:
+    return {
+        "criterion_id": names,
+        "required": st.booleans(),
+        "description": _opt_text,
+        "extra": _record_extras,
+    }
+
+
+def metric_threshold_criteria() -> st.SearchStrategy[MetricThresholdCriterion]:
+    """
+    A `MetricThresholdCriterion` with any options and extras.
+    """
+    return st.builds(
+        MetricThresholdCriterion,
+        metric=metric_paths,
+        op=st.sampled_from(["<", "<=", ">", ">=", "==", "!="]),
+        target=_numbers,
+        min_delta=st.one_of(
+            st.integers(min_value=0, max_value=10**6),
+            st.floats(min_value=0, allow_nan=False, allow_infinity=False),
+        ),
+        min_delta_mode=st.sampled_from(["abs", "rel"]),
+        on_non_finite=_NON_FINITE_POLICY,
+        **_criterion_common(),
+    )
+
+
+def metric_trend_criteria() -> st.SearchStrategy[MetricTrendCriterion]:
+    """
+    A `MetricTrendCriterion` with or without window and min_points.
+    """
+    positive = st.one_of(st.none(), st.integers(min_value=1, max_value=1000))
+    return st.builds(
+        MetricTrendCriterion,
+        metric=metric_paths,
+        direction=st.sampled_from(["decreasing", "increasing", "non_increasing", "non_decreasing"]),
+        window=positive,
+        min_points=positive,
+        on_non_finite=_NON_FINITE_POLICY,
+        **_criterion_common(),
+    )
+
+
+def event_criteria() -> st.SearchStrategy[EventCriterion]:
+    """
+    An `EventCriterion`.
+    """
+    return st.builds(
+        EventCriterion, event_name=st.text(min_size=1, max_size=10), **_criterion_common()
+    )
+
+
+def predicate_criteria() -> st.SearchStrategy[PredicateCriterion]:
+    """
+    A `PredicateCriterion` over an expression that parses.
+    """
+    return st.builds(
+        PredicateCriterion, expression=st.sampled_from(PREDICATE_EXPRESSIONS), **_criterion_common()
+    )
+
+
+def tool_call_succeeded_criteria() -> st.SearchStrategy[ToolCallSucceededCriterion]:
+    """
+    A `ToolCallSucceededCriterion`.
+    """
+    return st.builds(
+        ToolCallSucceededCriterion,
+        tool_name=names,
+        min_count=st.integers(min_value=1, max_value=100),
+        **_criterion_common(),
+    )
+
+
+def criterion_models() -> st.SearchStrategy[Any]:
+    """
+    A criterion model of any of the five kinds.
+    """
+    return st.one_of(
+        metric_threshold_criteria(),
+        metric_trend_criteria(),
+        event_criteria(),
+        predicate_criteria(),
+        tool_call_succeeded_criteria(),
+    )
+
+
+@st.composite
+def criterion_model_lists(draw: st.DrawFn, max_size: int = 3) -> tuple[Any, ...]:
+    """
+    Criterion models with unique ids.
+    """
+    items = draw(st.lists(criterion_models(), min_size=1, max_size=max_size))
+    ids = draw(st.lists(names, min_size=len(items), max_size=len(items), unique=True))
+    return tuple(attrs.evolve(item, criterion_id=cid) for item, cid in zip(items, ids, strict=True))
+
+
+def budgets() -> st.SearchStrategy[Budget]:
+    """
+    A `Budget` (``-1`` or positive caps).
+    """
+    cap = st.one_of(st.just(-1), st.integers(min_value=1, max_value=10**9))
+    return st.builds(Budget, cap, cap)
+
+
+def cadences() -> st.SearchStrategy[Cadence]:
+    """
+    A `Cadence` of any kind, carrying only its own parameter.
+    """
+    positive = st.integers(min_value=1, max_value=10**6)
+    return st.one_of(
+        st.just(Cadence()),
+        st.builds(lambda n: Cadence("every_n_iterations", n=n), positive),
+        st.builds(lambda t: Cadence("every_t_seconds", t=t), positive),
+        st.builds(lambda e: Cadence("on_event", event_name=e), st.text(min_size=1, max_size=8)),
+    )
+
+
+def tool_calls() -> st.SearchStrategy[ToolCall]:
+    """
+    A `ToolCall` with JSON args.
+    """
+    return st.builds(ToolCall, names, record_json_dicts(4))
+
+
+def strategies() -> st.SearchStrategy[Strategy]:
+    """
+    A `Strategy` holding tool calls or a script, with optional rationale and keys.
+    """
+    optional_keys = st.one_of(st.none(), st.lists(st.text(max_size=6), max_size=3).map(tuple))
+    body = st.one_of(
+        st.builds(
+            lambda calls: {"tool_calls": tuple(calls)},
+            st.lists(tool_calls(), min_size=1, max_size=3),
+        ),
+        st.builds(lambda s: {"script": s}, st.text(min_size=1, max_size=40)),
+    )
+    return st.builds(
+        lambda b, r, k: Strategy(**b, rationale=r, expected_observation_keys=k),
+        body,
+        _opt_text,
+        optional_keys,
+    )
+
+
+_call_statuses = st.sampled_from(["ok", "failed", "skipped_not_allowed"])
+
+
+def result_summaries() -> st.SearchStrategy[dict[str, Any]]:
+    """
+    A ``result_summary`` dict as the engine writes it.
+    """
+    size = st.integers(min_value=0, max_value=10**6)
+    return st.one_of(
+        st.builds(
+            lambda b, k: {"type": "object", "bytes": b, "keys": k},
+            size,
+            st.lists(st.text(max_size=5), max_size=3),
+        ),
+        st.builds(
+            lambda t, b, n: {"type": t, "bytes": b, "length": n},
+            st.sampled_from(["array", "string"]),
+            size,
+            size,
+        ),
+        st.builds(
+            lambda t, b: {"type": t, "bytes": b},
+            st.sampled_from(["number", "boolean", "null"]),
+            size,
+        ),
+    )
+
+
+def tool_call_records() -> st.SearchStrategy[ToolCallRecord]:
+    """
+    A `ToolCallRecord` of any status.
+    """
+    return st.builds(
+        ToolCallRecord,
+        tool_name=names,
+        args=record_json_dicts(4),
+        status=_call_statuses,
+        result_summary=st.one_of(st.none(), result_summaries()),
+        duration_ms=st.integers(min_value=0, max_value=10**9),
+        error_message=st.one_of(st.none(), st.text(max_size=250)),
+    )
+
+
+def phase_records() -> st.SearchStrategy[PhaseRecord]:
+    """
+    A `PhaseRecord`.
+    """
+    return st.builds(
+        PhaseRecord,
+        phase=st.sampled_from(["propose", "execute", "observe", "evaluate", "decide"]),
+        status=st.sampled_from(["succeeded", "failed"]),
+        started_at=UTC_DATETIMES,
+        ended_at=UTC_DATETIMES,
+        error_message=st.one_of(st.none(), st.text(max_size=250)),
+    )
+
+
+def observations() -> st.SearchStrategy[Observation]:
+    """
+    An `Observation` whose metrics may hold non-finite floats.
+    """
+    json_objects = st.lists(record_json_dicts(3), max_size=3).map(tuple)
+    return st.builds(
+        Observation,
+        tool_results=json_objects,
+        metrics=record_json_dicts(6),
+        events=json_objects,
+        errors=st.lists(
+            st.builds(
+                lambda n, s, m: {"tool_name": n, "status": s, "error_message": m},
+                names,
+                st.sampled_from(["failed", "skipped_not_allowed"]),
+                _opt_text,
+            ),
+            max_size=2,
+        ).map(tuple),
+        phase_started_at=UTC_DATETIMES,
+        phase_ended_at=UTC_DATETIMES,
+    )
+
+
+def criterion_results() -> st.SearchStrategy[CriterionResult]:
+    """
+    A `CriterionResult` with JSON evidence.
+    """
+    return st.builds(
+        CriterionResult,
+        criterion_id=names,
+        status=st.sampled_from(["met", "unmet", "inconclusive"]),
+        evidence=record_json_values(4),
+        evaluated_at=UTC_DATETIMES,
+    )
+
+
+_verdict_labels = st.sampled_from(["continue", "adjust", "complete", "terminate"])
+_reason_tokens = st.sampled_from(
+    ["in_progress", "cadence_skip", "criteria_met", "no_progress", "user_abort", "forced_complete"]
+)
+
+
+def verdicts() -> st.SearchStrategy[Verdict]:
+    """
+    A `Verdict`.
+    """
+    return st.builds(Verdict, _verdict_labels, _reason_tokens)
+
+
+_sampling_outputs = st.one_of(
+    st.none(),
+    st.text(max_size=20),
+    st.builds(
+        lambda b, p: {"_truncated": True, "bytes": b, "preview": p},
+        st.integers(min_value=0, max_value=10**6),
+        st.text(max_size=20),
+    ),
+)
+_sampling_fields: dict[str, st.SearchStrategy[Any]] = {
+    "sampling_status": st.one_of(
+        st.none(), st.sampled_from(["used", "rejected", "disabled", "unavailable"])
+    ),
+    "sampling_rejection_reason": _opt_text,
+    "sampling_output": _sampling_outputs,
+    "sampling_rationale": _opt_text,
+}
+_strategy_sources = st.sampled_from(["default", "proposer", "sampler", "host"])
+
+
+def iterations(index: st.SearchStrategy[int] | None = None) -> st.SearchStrategy[Iteration]:
+    """
+    An `Iteration` in which every optional field may be set or null.
+    """
+    return st.builds(
+        Iteration,
+        iteration_index=index if index is not None else st.integers(min_value=0, max_value=10**6),
+        status=st.sampled_from(["succeeded", "failed"]),
+        started_at=UTC_DATETIMES,
+        ended_at=UTC_DATETIMES,
+        phases=st.lists(phase_records(), max_size=3).map(tuple),
+        strategy=st.one_of(st.none(), strategies()),
+        strategy_source=st.one_of(st.none(), _strategy_sources),
+        tool_calls=st.lists(tool_call_records(), max_size=2).map(tuple),
+        script_call_log=st.one_of(st.none(), st.lists(tool_call_records(), max_size=2).map(tuple)),
+        script_error=st.one_of(st.none(), st.text(max_size=250)),
+        sandbox_terminated_reason=st.one_of(st.none(), st.sampled_from(["wall_time", "memory"])),
+        observation=st.one_of(st.none(), observations()),
+        criteria_evaluation=st.lists(criterion_results(), max_size=2).map(tuple),
+        checkpoint_evaluated=st.booleans(),
+        progress=st.booleans(),
+        no_progress_counter=st.integers(min_value=0, max_value=100),
+        verdict=st.one_of(st.none(), _verdict_labels),
+        verdict_reason=st.one_of(st.none(), _reason_tokens),
+        revision_rationale=_opt_text,
+        **_sampling_fields,
+    )
+
+
+def pending_proposals() -> st.SearchStrategy[PendingProposal]:
+    """
+    A `PendingProposal`.
+    """
+    return st.builds(
+        PendingProposal,
+        strategy=strategies(),
+        strategy_source=_strategy_sources,
+        phases=st.lists(phase_records(), max_size=2).map(tuple),
+        **_sampling_fields,
+    )
+
+
+def criterion_progress() -> st.SearchStrategy[CriterionProgress]:
+    """
+    A `CriterionProgress`.
+    """
+    return st.builds(
+        CriterionProgress,
+        st.booleans(),
+        st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+    )
+
+
+_statuses = st.sampled_from(["pending", "running", "paused", "completed", "terminated", "failed"])
+_opt_datetimes = st.one_of(st.none(), UTC_DATETIMES)
+
+
+@st.composite
+def iteration_tuples(draw: st.DrawFn, max_size: int = 3) -> tuple[Iteration, ...]:
+    """
+    Iterations with consecutive indices from 0.
+    """
+    count = draw(st.integers(min_value=0, max_value=max_size))
+    return tuple(draw(iterations(st.just(i))) for i in range(count))
+
+
+@st.composite
+def session_states(draw: st.DrawFn, with_iterations: bool = True) -> SessionState:
+    """
+    A `SessionState` with every optional field set or null (and iterations).
+    """
+    criteria = draw(criterion_model_lists())
+    use_sampling = draw(st.booleans())
+    return SessionState(
+        version=1,
+        session_id="mission-"
+        + draw(st.text(alphabet="0123456789abcdef", min_size=16, max_size=16)),
+        revision=draw(st.integers(min_value=1, max_value=10**6)),
+        status=draw(_statuses),
+        directive_text=draw(st.text(min_size=1, max_size=30)),
+        criteria=criteria,
+        budget=draw(budgets()),
+        tool_allowlist=tuple(draw(st.lists(names, min_size=1, max_size=3, unique=True))),
+        checkpoint_cadence=draw(cadences()),
+        stagnation_threshold=draw(st.integers(min_value=1, max_value=50)),
+        use_sampling=use_sampling,
+        sampling_mode=draw(st.sampled_from(["after_adjust", "every_iteration"]))
+        if use_sampling
+        else None,
+        allow_scripted_strategies=draw(st.booleans()),
+        metadata=draw(record_json_dicts(4)),
+        created_at=draw(UTC_DATETIMES),
+        updated_at=draw(UTC_DATETIMES),
+        started_at=draw(_opt_datetimes),
+        ended_at=draw(_opt_datetimes),
+        paused_at=draw(_opt_datetimes),
+        paused_seconds=draw(st.floats(min_value=0, max_value=1e9)),
+        last_checkpoint_at=draw(_opt_datetimes),
+        no_progress_counter=draw(st.integers(min_value=0, max_value=100)),
+        criterion_progress={c.criterion_id: draw(criterion_progress()) for c in criteria},
+        final_verdict=draw(st.one_of(st.none(), _verdict_labels)),
+        final_verdict_reason=draw(st.one_of(st.none(), _reason_tokens)),
+        pending_proposal=draw(st.one_of(st.none(), pending_proposals())),
+        iterations=draw(iteration_tuples()) if with_iterations else (),
+    )
+
+
+def session_summaries() -> st.SearchStrategy[SessionSummary]:
+    """
+    A `SessionSummary`, readable or not.
+    """
+    return st.builds(
+        SessionSummary,
+        session_id=names,
+        status=st.one_of(_statuses, st.just("unreadable")),
+        created_at=_opt_datetimes,
+        updated_at=_opt_datetimes,
+        iteration_count=st.one_of(st.none(), st.integers(min_value=0, max_value=10**6)),
+        final_verdict=st.one_of(st.none(), _verdict_labels),
+        final_verdict_reason=st.one_of(st.none(), _reason_tokens),
+        error=_opt_text,
+    )
+
+
+def iteration_summaries() -> st.SearchStrategy[IterationSummary]:
+    """
+    An `IterationSummary`.
+    """
+    return st.builds(
+        IterationSummary,
+        iteration_index=st.integers(min_value=0, max_value=10**6),
+        status=st.sampled_from(["succeeded", "failed"]),
+        verdict=st.one_of(st.none(), _verdict_labels),
+        verdict_reason=st.one_of(st.none(), _reason_tokens),
+        started_at=UTC_DATETIMES,
+        ended_at=UTC_DATETIMES,
+    )
+
+
+@st.composite
+def final_reports(draw: st.DrawFn) -> FinalReport:
+    """
+    A `FinalReport` with every optional field set or null.
+    """
+    runs = draw(iteration_tuples())
+    return FinalReport(
+        session_id=draw(names),
+        status=draw(st.sampled_from(["completed", "terminated", "failed"])),
+        directive_text=draw(st.text(min_size=1, max_size=30)),
+        criteria=draw(criterion_model_lists()),
+        budget=draw(budgets()),
+        checkpoint_cadence=draw(cadences()),
+        tool_allowlist=tuple(draw(st.lists(names, max_size=3, unique=True))),
+        stagnation_threshold=draw(st.integers(min_value=1, max_value=50)),
+        metadata=draw(record_json_dicts(4)),
+        created_at=draw(UTC_DATETIMES),
+        started_at=draw(_opt_datetimes),
+        ended_at=draw(UTC_DATETIMES),
+        active_seconds=draw(st.floats(min_value=0, max_value=1e9)),
+        iterations_run=len(runs),
+        final_verdict=draw(st.one_of(st.none(), _verdict_labels)),
+        final_verdict_reason=draw(st.one_of(st.none(), _reason_tokens)),
+        final_criteria_evaluation=draw(
+            st.one_of(st.none(), st.lists(criterion_results(), max_size=2).map(tuple))
+        ),
+        failure=draw(
+            st.one_of(
+                st.none(),
+                st.builds(
+                    lambda i, p, m: {"iteration_index": i, "phase": p, "error_message": m},
+                    st.integers(min_value=0, max_value=100),
+                    st.sampled_from(["propose", "execute", "observe", "evaluate", "decide"]),
+                    st.text(max_size=20),
+                ),
+            )
+        ),
+        lessons=draw(st.text(max_size=40)),
+        lessons_source=draw(st.sampled_from(["template", "sampler"])),
+        recommended_followups=tuple(draw(st.lists(st.text(max_size=10), max_size=3))),
+        iterations=runs,
+    )
+
+
+RECORD_MODEL_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
+    "ToolCallRecord": tool_call_records(),
+    "PhaseRecord": phase_records(),
+    "Observation": observations(),
+    "CriterionResult": criterion_results(),
+    "Verdict": verdicts(),
+    "Iteration": iterations(),
+    "PendingProposal": pending_proposals(),
+    "CriterionProgress": criterion_progress(),
+    "SessionState": session_states(),
+    "SessionSummary": session_summaries(),
+    "IterationSummary": iteration_summaries(),
+    "FinalReport": final_reports(),
+}
+"""
+A builder per record model (decoded strictly by ``from_dict``), by class name.
+"""

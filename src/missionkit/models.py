@@ -537,13 +537,15 @@ class Cadence:
         o = c.Obj(data, path)
         kind = o.literal("kind", CADENCE_KINDS, "cadence kind")
         if kind == "every_n_iterations":
-            return cls(kind, n=o.int_("n", minimum=1))
-        if kind == "every_t_seconds":
-            return cls(kind, t=o.int_("t", minimum=1))
-        if kind == "on_event":
-            return cls(kind, event_name=o.str_("event_name"))
+            cadence = cls(kind, n=o.int_("n", minimum=1))
+        elif kind == "every_t_seconds":
+            cadence = cls(kind, t=o.int_("t", minimum=1))
+        elif kind == "on_event":
+            cadence = cls(kind, event_name=o.str_("event_name"))
+        else:
+            cadence = cls(kind)
         o.done()
-        return cls(kind)
+        return cadence
 
 
 @attrs.frozen
