@@ -114,15 +114,16 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
     cls = type(value)
     if value is None or cls is bool or cls is int or cls is str or cls is float:
         return value
-    if isinstance(value, bool):
+    # issubclass on type(value): isinstance would consult a (possibly raising) __class__.
+    if issubclass(cls, bool):
         return bool(value)
-    if isinstance(value, int):
+    if issubclass(cls, int):
         return int.__index__(value)
-    if isinstance(value, float):
+    if issubclass(cls, float):
         return float.__float__(value)
-    if isinstance(value, str):
+    if issubclass(cls, str):
         return str.__str__(value)
-    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+    if issubclass(cls, _dt.datetime | _dt.date | _dt.time):
         try:
             return value.isoformat()
         except Exception:
@@ -210,7 +211,8 @@ def cap(value: Any, limit: int) -> Any:
     """
     if value is None or type(value) in (bool, int, float):
         return value
-    if type(value) is str and len(value) * 4 + 2 <= limit:
+    # A character costs at most 6 bytes of JSON text (a \uXXXX escape).
+    if type(value) is str and len(value) * 6 + 2 <= limit:
         return value
     text = compact_json(value)
     # Fast path: even at 4 bytes per character the text fits.
