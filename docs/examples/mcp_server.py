@@ -28,7 +28,7 @@ from missionkit.store import SQLiteStore
 try:  # mcp >= 2 renamed FastMCP to MCPServer.
     from mcp.server.mcpserver import MCPServer as _Server
 except ImportError:  # pragma: no cover - mcp 1.x
-    from mcp.server.fastmcp import FastMCP as _Server  # type: ignore[no-redef]
+    from mcp.server.fastmcp import FastMCP as _Server  # type: ignore[no-redef,attr-defined,unused-ignore]
 
 
 async def _envelope(call: Callable[[], Any]) -> str:
