@@ -587,7 +587,8 @@ def mutated(draw: st.DrawFn, base: st.SearchStrategy[Any]) -> Any:
 
 
 def _plant(draw: st.DrawFn, value: Any) -> Any:
-    if isinstance(value, dict) and type(value) is dict:
+    # type() first: isinstance() would consult a hostile __class__ property.
+    if type(value) is dict:
         out = dict(value)
         keys = list(out)
         if keys and draw(st.booleans()):
@@ -596,7 +597,7 @@ def _plant(draw: st.DrawFn, value: Any) -> Any:
         else:
             out[draw(st.one_of(st.text(max_size=6), st.integers()))] = draw(any_values(4))
         return out
-    if isinstance(value, list) and type(value) is list and value:
+    if type(value) is list and value:
         items = list(value)
         index = draw(st.integers(min_value=0, max_value=len(items) - 1))
         items[index] = _plant(draw, items[index]) if draw(st.booleans()) else draw(any_values(4))

@@ -405,3 +405,29 @@ class TestIterate:
             return mission.iterate(session.id, 10)
 
         assert TARGET == len(asyncio.run(main()))
+
+
+class TestIterateFailureClassification:
+    def test_session_error_raised_by_a_proposer_is_a_failed_iteration(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """
+        A proposer raising a SessionError fails the iteration; iterate returns its summary.
+        """
+
+        def refuse(ctx: Any) -> Any:
+            raise mk.InvalidArgument("anything", "made_up")
+
+        mission = mk.Mission(tools={"probe": lambda: {}}, proposer=refuse)
+        session = mission.start(
+            directive="d",
+            criteria=[{"criterion_id": "e", "kind": "event", "required": True, "event_name": "x"}],
+            budget={"max_iterations": 3, "max_wall_clock_seconds": -1},
+            tool_allowlist=["probe"],
+        )
+
+        with caplog.at_level(logging.ERROR, logger="missionkit"):
+            summaries = mission.iterate(session.id, 2)
+
+        assert [("failed", None)] == [(s.status, s.verdict) for s in summaries]
+        assert "failed" == session.status

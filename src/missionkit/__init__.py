@@ -6,10 +6,8 @@ allowlist; missionkit runs propose → execute → observe → evaluate → deci
 until a verdict, persisting every session and auditing every phase.
 """
 
-from __future__ import annotations
-
-from typing import Any
-
+# No ``from __future__ import annotations`` or ``typing`` import here: every
+# public name of this module is a re-export listed in ``__all__``.
 from missionkit._jsonsafe import to_json
 from missionkit._mission import Mission
 from missionkit._session import Session
@@ -119,7 +117,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> str:
     if name == "__version__":
         from importlib.metadata import version
 

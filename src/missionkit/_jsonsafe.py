@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 MAX_DEPTH = 100
+# Built once: json.dumps with non-default options constructs an encoder per call.
+# The encoder keeps no state between calls.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True)
 _VIEWS: tuple[type[Any], ...] = (type({}.keys()), type({}.values()), type({}.items()))
 _UTC = _dt.UTC
 
@@ -106,19 +109,22 @@ def compact_json(value: Any) -> str:
     """
     Compact JSON text with Python's non-finite extensions, as used for size caps.
     """
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+    return _COMPACT.encode(value)
 
 
 def _convert(value: Any, depth: int, active: set[int]) -> Any:
     # Exact scalar types first: this is the hot path.
     cls = type(value)
-    if value is None or cls is bool or cls is int or cls is str or cls is float:
+    if value is None or cls is bool or cls is str or cls is float:
         return value
     # issubclass on type(value): isinstance would consult a (possibly raising) __class__.
     if issubclass(cls, bool):
         return bool(value)
     if issubclass(cls, int):
-        return int.__index__(value)
+        number = int.__index__(value)
+        # CPython cannot render ints past 4300 digits as text, so JSON cannot
+        # hold them: they become markers like any other unrepresentable value.
+        return number if -_BIG_INT < number < _BIG_INT else _opaque(value)
     if issubclass(cls, float):
         return float.__float__(value)
     if issubclass(cls, str):
@@ -138,7 +144,7 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
                 tv = type(v)
                 result[k if type(k) is str else _key(k)] = (
                     v
-                    if v is None or tv is str or tv is float or tv is int or tv is bool
+                    if v is None or tv is str or tv is float or tv is bool
                     else _convert(v, depth + 1, active)
                 )
             return result
@@ -171,6 +177,38 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
 
 
 _SCALARS = frozenset({type(None), bool, int, float, str})
+_BIG_INT = 1 << 14000
+
+
+class _NotPlain(Exception):
+    """
+    Raised by `_plain` when a value needs the general conversion.
+    """
+
+
+def _plain(value: Any, depth: int) -> Any:
+    # Copies trees of exact dicts (str keys), lists and scalars: what tools
+    # usually return. Anything else, or depth that could hide a cycle, defers
+    # to `_convert`, which owns every rule.
+    cls = type(value)
+    if cls is str or cls is float or cls is bool or value is None:
+        return value
+    if cls is int:
+        if -_BIG_INT < value < _BIG_INT:
+            return value
+        raise _NotPlain
+    if depth > 32:
+        raise _NotPlain
+    if cls is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _NotPlain
+            out[k] = _plain(v, depth + 1)
+        return out
+    if cls is list:
+        return [_plain(v, depth + 1) for v in value]
+    raise _NotPlain
 
 
 def to_json_data(value: Any) -> Any:
@@ -180,12 +218,10 @@ def to_json_data(value: Any) -> Any:
     Never raises: values that cannot be represented become
     ``{"_repr": …, "_type": …}`` markers. Non-finite floats stay floats.
     """
-    if type(value) is dict:
-        # Fast path for the common flat case: str keys, scalar values.
-        scalars = _SCALARS
-        if all(type(k) is str and type(v) in scalars for k, v in value.items()):
-            return dict(value)
-    return _convert(value, 0, set())
+    try:
+        return _plain(value, 0)
+    except (_NotPlain, RecursionError):
+        return _convert(value, 0, set())
 
 
 def json_size(value: Any) -> int:

@@ -352,10 +352,11 @@ class Mission:
         handle, count = self._iterate_args(session_id, max_iterations)
         summaries: list[IterationSummary] = []
         for _ in range(count):
+            before = len(handle._ref.refresh().iterations)
             try:
                 iteration = handle.step()
             except Exception as exc:
-                return self._iteration_error(handle, summaries, exc)
+                return self._iteration_error(handle, summaries, exc, before)
             summaries.append(iteration.summary())
             if iteration.verdict in ("complete", "terminate"):
                 break
@@ -368,10 +369,11 @@ class Mission:
         handle, count = self._iterate_args(session_id, max_iterations)
         summaries: list[IterationSummary] = []
         for _ in range(count):
+            before = len(handle._ref.refresh().iterations)
             try:
                 iteration = await handle.astep()
             except Exception as exc:
-                return self._iteration_error(handle, summaries, exc)
+                return self._iteration_error(handle, summaries, exc, before)
             summaries.append(iteration.summary())
             if iteration.verdict in ("complete", "terminate"):
                 break
@@ -383,18 +385,27 @@ class Mission:
         return self.session(session_id), max_iterations
 
     def _iteration_error(
-        self, handle: Session, summaries: list[IterationSummary], exc: Exception
+        self,
+        handle: Session,
+        summaries: list[IterationSummary],
+        exc: Exception,
+        before: int,
     ) -> list[IterationSummary]:
         """
-        Turn a failed iteration into its summary; re-raise anything else.
+        Turn the iteration this step failed into its summary; re-raise anything else.
+
+        Whether the step stored a failed iteration is read from the store, not
+        from the exception's type: a proposer may itself raise a `SessionError`.
         """
-        if isinstance(exc, SessionError):
-            if summaries:
+        try:
+            cache = handle._ref.refresh()
+        except Exception:
+            raise exc from None
+        iterations = cache.iterations
+        failed = iterations[before] if len(iterations) > before else None
+        if failed is None or failed.status != "failed":
+            if isinstance(exc, SessionError) and summaries:
                 exc.details["completed_iterations"] = [s.to_dict() for s in summaries]
-            raise exc
-        cache = handle._ref.refresh()
-        failed = cache.iterations[-1] if cache.iterations else None
-        if failed is None or failed.status != "failed" or cache.header.status != "failed":
             raise exc
         self._core.logger.error(
             "iteration %s of session %s failed",

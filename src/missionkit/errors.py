@@ -36,6 +36,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from missionkit._jsonsafe import to_json_data
+
 __all__ = [
     "ConcurrentUpdate",
     "InvalidArgument",
@@ -96,7 +98,8 @@ class MissionkitError(Exception):
         message: str | None = None,
     ) -> None:
         self.code = code if code is not None else self.default_code
-        self.details = dict(details) if details else {}
+        # SPEC §2.6: details are always JSON data, whatever the raiser passed.
+        self.details = to_json_data(dict(details)) if details else {}
         self._message = message if message is not None else self._render()
         super().__init__(self._message)
 

@@ -16,6 +16,7 @@ from missionkit._jsonsafe import parse_timestamp
 from missionkit.audit import MemorySink
 from missionkit.models import Strategy
 from missionkit.proposers import ProposalContext
+from missionkit.scripts._inline import InlineScriptRunner
 
 __all__ = ["FakeClock", "InlineScriptRunner", "MemorySink", "ScriptedProposer", "ScriptedSampler"]
 
@@ -136,11 +137,3 @@ class ScriptedProposer:
                 return None
             result: Strategy | Mapping[str, Any] | None = self._strategies.popleft()
             return result
-
-
-def __getattr__(name: str) -> Any:
-    if name == "InlineScriptRunner":
-        from missionkit.scripts._inline import InlineScriptRunner
-
-        return InlineScriptRunner
-    raise AttributeError(f"module 'missionkit.testing' has no attribute {name!r}")

@@ -7,7 +7,10 @@ from __future__ import annotations
 from missionkit._engine._view import CumulativeView
 from missionkit.models import CriterionResult, Iteration, SessionState
 
-__all__ = ["SessionCache"]
+__all__ = ["VIEW_READERS", "SessionCache"]
+
+#: Criterion kinds that read the cumulative view (SPEC §6.6.3).
+VIEW_READERS = frozenset({"predicate", "metric_trend", "tool_call_succeeded"})
 
 
 class SessionCache:
@@ -23,7 +26,7 @@ class SessionCache:
     def __init__(self, header: SessionState, iterations: list[Iteration]) -> None:
         self.header = header
         self.iterations = iterations
-        self.view = CumulativeView()
+        self.view = CumulativeView(enabled=any(c.kind in VIEW_READERS for c in header.criteria))
         for iteration in iterations:
             self.view.add(iteration)
 

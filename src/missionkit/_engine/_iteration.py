@@ -20,7 +20,7 @@ from missionkit._engine._core import exception_text
 from missionkit._engine._env import IterationEnv
 from missionkit._engine._evolve import evolve_state
 from missionkit._engine._observation import result_summary
-from missionkit._engine._phase import Draft, PhaseFailed, run_phase
+from missionkit._engine._phase import Draft, PhaseFailed, run_phase, run_sync_phase
 from missionkit._engine._ref import SessionRef
 from missionkit._engine._report import build_report
 from missionkit._engine._runtime import Runtime
@@ -69,10 +69,38 @@ def _adopt_pending(state: SessionState, draft: Draft) -> bool:
 
 
 async def _phases(env: IterationEnv, sequence: list[tuple[str, Body]]) -> None:
+    """
+    Run the suspending phases in *sequence*, then observe, evaluate and decide.
+    """
     core = env.core
     sid = env.state.session_id
+    draft = env.draft
     for name, body in sequence:
-        await run_phase(core, sid, env.draft, name, body)
+        await run_phase(core, sid, draft, name, body)
+    run_sync_phase(core, sid, draft, "observe", env_observe(env))
+    run_sync_phase(core, sid, draft, "evaluate", env_evaluate(env))
+    run_sync_phase(core, sid, draft, "decide", env_decide(env))
+
+
+def env_observe(env: IterationEnv) -> Callable[[datetime], None]:
+    """
+    The observe body bound to *env*.
+    """
+    return lambda started: observe_phase(env, started)
+
+
+def env_evaluate(env: IterationEnv) -> Callable[[datetime], None]:
+    """
+    The evaluate body bound to *env*.
+    """
+    return lambda started: evaluate_criteria(env, started)
+
+
+def env_decide(env: IterationEnv) -> Callable[[datetime], None]:
+    """
+    The decide body bound to *env*.
+    """
+    return lambda started: decide_phase(env, started)
 
 
 async def _finish(
@@ -184,27 +212,19 @@ def _fail(
         )
         original.add_note(f"missionkit: saving the failed iteration also failed: {save_error!r}")
         return original
-    timestamp = core.clock()
     if core.sinks:
         core.emit(
             LifecycleEvent(
                 mission_session_id=state.session_id,
                 action="fail",
                 status="failed",
-                timestamp=timestamp,
-                previous_status=cache_status_before(state),
+                timestamp=core.clock(),
+                previous_status=state.status,
                 iteration_index=iteration.iteration_index,
                 error_message=exception_text(original),
             )
         )
     return original
-
-
-def cache_status_before(state: SessionState) -> str:
-    """
-    The status a session had before this iteration's transition.
-    """
-    return state.status
 
 
 async def _deadline(ref: SessionRef, cache: SessionCache, rt: Runtime, now: datetime) -> Iteration:
@@ -246,12 +266,7 @@ async def step_iteration(ref: SessionRef, rt: Runtime) -> Iteration:
     sequence: list[tuple[str, Body]] = []
     if not _adopt_pending(state, draft):
         sequence.append(("propose", lambda started: propose_phase(env, runnable, started)))
-    sequence += [
-        ("execute", lambda started: execute(env, started)),
-        ("observe", lambda started: observe_phase(env, started)),
-        ("evaluate", lambda started: evaluate_criteria(env, started)),
-        ("decide", lambda started: decide_phase(env, started)),
-    ]
+    sequence.append(("execute", lambda started: execute(env, started)))
     return await _run(ref, cache, env, sequence)
 
 
@@ -298,12 +313,7 @@ async def observe_iteration(ref: SessionRef, rt: Runtime, data: ObservationInput
     env.values = [value for _, value in pairs]
     env.host_metrics = data.metrics
     env.host_events = list(data.events)
-    sequence: list[tuple[str, Body]] = [
-        ("observe", lambda started: observe_phase(env, started)),
-        ("evaluate", lambda started: evaluate_criteria(env, started)),
-        ("decide", lambda started: decide_phase(env, started)),
-    ]
-    return await _run(ref, cache, env, sequence)
+    return await _run(ref, cache, env, [])
 
 
 async def propose_only(ref: SessionRef, rt: Runtime) -> Strategy:

@@ -125,27 +125,67 @@ async def run_phase(
     body: Callable[[datetime], Awaitable[T]],
 ) -> T:
     """
-    Run ``body(started_at)`` as *phase*: record it, emit its event.
+    Run ``await body(started_at)`` as *phase*: record it and emit its event.
 
     A failure is wrapped in `PhaseFailed` so the caller knows which phase failed.
     """
-    clock = core.clock
-    started = clock()
+    started = core.clock()
     try:
         result = await body(started)
     except Exception as exc:
-        ended = clock()
-        message = exception_text(exc)
-        draft.phases.append(PhaseRecord(phase, "failed", started, ended, message))  # type: ignore[arg-type]
-        draft.failed_phase = phase
+        raise _failed(core, session_id, draft, phase, started, exc) from exc
+    _succeeded(core, session_id, draft, phase, started)
+    return result
+
+
+def run_sync_phase(
+    core: MissionCore,
+    session_id: str,
+    draft: Draft,
+    phase: str,
+    body: Callable[[datetime], None],
+) -> None:
+    """
+    `run_phase` for bodies that never suspend (observe, evaluate, decide).
+    """
+    started = core.clock()
+    try:
+        body(started)
+    except Exception as exc:
+        raise _failed(core, session_id, draft, phase, started, exc) from exc
+    _succeeded(core, session_id, draft, phase, started)
+
+
+def _succeeded(
+    core: MissionCore, session_id: str, draft: Draft, phase: str, started: datetime
+) -> None:
+    ended = core.clock()
+    record = PhaseRecord(phase, "succeeded", started, ended)  # type: ignore[arg-type]
+    draft.phases.append(record)
+    if core.sinks:
+        _emit_phase(
+            core, session_id, draft.iteration_index, phase, "succeeded", started, ended, None
+        )
+
+
+def _failed(
+    core: MissionCore,
+    session_id: str,
+    draft: Draft,
+    phase: str,
+    started: datetime,
+    exc: Exception,
+) -> PhaseFailed:
+    ended = core.clock()
+    message = exception_text(exc)
+    record = PhaseRecord(phase, "failed", started, ended, message)  # type: ignore[arg-type]
+    draft.phases.append(record)
+    draft.failed_phase = phase
+    if core.sinks:
         _emit_phase(
             core, session_id, draft.iteration_index, phase, "failed", started, ended, message
         )
-        raise PhaseFailed(phase, exc) from exc
-    ended = clock()
-    draft.phases.append(PhaseRecord(phase, "succeeded", started, ended))  # type: ignore[arg-type]
-    _emit_phase(core, session_id, draft.iteration_index, phase, "succeeded", started, ended, None)
-    return result
+    return PhaseFailed(phase, exc)
 
 
 def _emit_phase(
@@ -158,16 +198,15 @@ def _emit_phase(
     ended: datetime,
     error: str | None,
 ) -> None:
-    if core.sinks:
-        core.emit(
-            PhaseEvent(
-                mission_session_id=session_id,
-                iteration_index=index,
-                phase=phase,
-                phase_status=status,
-                phase_started_at=started,
-                phase_ended_at=ended,
-                timestamp=core.clock(),
-                error_message=error,
-            )
+    core.emit(
+        PhaseEvent(
+            mission_session_id=session_id,
+            iteration_index=index,
+            phase=phase,
+            phase_status=status,
+            phase_started_at=started,
+            phase_ended_at=ended,
+            timestamp=core.clock(),
+            error_message=error,
         )
+    )

@@ -82,7 +82,7 @@ def update_progress(
         if isinstance(criterion, MetricThresholdCriterion) and value is not None:
             if best is None:
                 best = value
-            elif _improves(criterion, value, best):
+            elif value != best and _improves(criterion, value, best):
                 if required:
                     progress = True
                 best = value

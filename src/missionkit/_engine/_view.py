@@ -44,9 +44,6 @@ class LazyObservationJSON(dict[str, Any]):
             return format_timestamp(self._obs.phase_ended_at)
         raise KeyError(key)
 
-    def __contains__(self, key: object) -> bool:
-        return key in ("phase_started_at", "phase_ended_at") or super().__contains__(key)
-
 
 def observation_json(obs: Observation) -> dict[str, Any]:
     """
@@ -67,9 +64,19 @@ class CumulativeView:
     All tool results so far, metric history and successful-call counts.
     """
 
-    __slots__ = ("_staged", "dict_entries", "metric_history", "ok_counts", "tool_results")
+    __slots__ = (
+        "_staged",
+        "dict_entries",
+        "enabled",
+        "metric_history",
+        "ok_counts",
+        "tool_results",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        # Sessions whose criteria never read the cumulative view (no predicate,
+        # trend or tool-call criteria) skip maintaining it altogether.
+        self.enabled = enabled
         self.tool_results: list[Any] = []
         self.metric_history: dict[str, list[float]] = {}
         self.ok_counts: Counter[str] = Counter()
@@ -96,13 +103,15 @@ class CumulativeView:
         """
         Add a stored iteration permanently.
         """
-        if iteration.observation is not None:
+        if self.enabled and iteration.observation is not None:
             self._append(iteration.observation)
 
     def stage(self, obs: Observation) -> dict[str, Any]:
         """
         Stage the current observation and return the view predicates receive.
         """
+        if not self.enabled:
+            raise RuntimeError("the cumulative view is not maintained for this session")
         self.rollback()
         before = len(self.tool_results)
         touched = self._append(obs)
@@ -125,7 +134,7 @@ class CumulativeView:
         """
         if self._staged is not None:
             self._staged = None
-        else:
+        elif self.enabled:
             self.add(iteration)
 
     def rollback(self) -> None:

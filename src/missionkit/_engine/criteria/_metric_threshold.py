@@ -37,9 +37,14 @@ def resolve_path(root: Any, path: tuple[str, ...]) -> Any:
     current = root
     for segment in path:
         if isinstance(current, dict):
-            if segment not in current:
-                return _MISSING
-            current = current[segment]
+            found = current.get(segment, _MISSING)
+            if found is _MISSING:
+                try:
+                    # Lets mappings that compute keys on demand (__missing__) answer.
+                    found = current[segment]
+                except KeyError:
+                    return _MISSING
+            current = found
         elif isinstance(current, list) and _INDEX.fullmatch(segment):
             index = int(segment)
             if index >= len(current):

@@ -13,7 +13,7 @@ from missionkit._engine._env import IterationEnv
 __all__ = ["decide_phase"]
 
 
-async def decide_phase(env: IterationEnv, started: datetime) -> None:
+def decide_phase(env: IterationEnv, started: datetime) -> None:
     """
     Set the draft's verdict (and rationale for ``adjust``).
     """

@@ -17,7 +17,7 @@ from missionkit.models import CriterionResult
 __all__ = ["evaluate_criteria"]
 
 
-async def evaluate_criteria(env: IterationEnv, started: datetime) -> None:
+def evaluate_criteria(env: IterationEnv, started: datetime) -> None:
     """
     Evaluate every declared criterion when the cadence says so.
     """

@@ -13,7 +13,7 @@ from missionkit._jsonsafe import cap
 __all__ = ["observe"]
 
 
-async def observe(env: IterationEnv, started: datetime) -> None:
+def observe(env: IterationEnv, started: datetime) -> None:
     """
     Build and store the draft's `Observation`.
     """
