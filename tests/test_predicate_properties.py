@@ -44,7 +44,7 @@ class TestAgainstNative:
             return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            expected = outcome(lambda: eval(source, {"__builtins__": builtins}, {"obs": obs}))
+            expected = outcome(lambda: eval(source, {"__builtins__": builtins, "obs": obs}))
         actual = outcome(lambda: predicate(obs))
 
         if actual[0] == "value":

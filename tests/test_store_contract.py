@@ -3,7 +3,6 @@ The SessionStore contract (SPEC §11), run against every store.
 """
 
 # House style writes `expected == actual`, which SIM300 reads as a Yoda condition.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

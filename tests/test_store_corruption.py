@@ -3,7 +3,6 @@ Corrupt records, unsupported versions and failing writes in the durable stores (
 """
 
 # House style writes `expected == actual`, which SIM300 reads as a Yoda condition.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@ Crash safety and multi-process compare-and-swap of the durable stores.
 """
 
 # House style writes `expected == actual`, which SIM300 reads as a Yoda condition.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@ Property tests: durable stores behave like MemoryStore, and ids never escape the
 """
 
 # House style writes `expected == actual`, which SIM300 reads as a Yoda condition.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from missionkit._models._literals import TERMINAL_STATUSES
 from missionkit.errors import (
     ConcurrentUpdate,
     MissionValidationError,
@@ -25,7 +26,6 @@ from missionkit.errors import (
     UnsupportedSchemaVersion,
 )
 from missionkit.models import (
-    TERMINAL_STATUSES,
     FinalReport,
     Iteration,
     SessionState,

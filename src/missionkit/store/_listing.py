@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from missionkit._models._literals import STATUSES
 from missionkit.errors import (
     InvalidArgument,
     MissionkitError,
@@ -25,7 +26,7 @@ from missionkit.errors import (
     StoreError,
     UnsupportedSchemaVersion,
 )
-from missionkit.models import STATUSES, SessionSummary
+from missionkit.models import SessionSummary
 
 __all__ = ["ORDER_KEYS", "UNREADABLE", "arrange", "check_listing_args", "unreadable_summary"]
 

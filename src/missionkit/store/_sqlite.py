@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from missionkit._jsonsafe import parse_timestamp
+from missionkit._models._literals import STATUSES, TERMINAL_STATUSES
 from missionkit.errors import (
     ConcurrentUpdate,
     SessionCorrupt,
@@ -24,8 +25,6 @@ from missionkit.errors import (
     UnsupportedSchemaVersion,
 )
 from missionkit.models import (
-    STATUSES,
-    TERMINAL_STATUSES,
     FinalReport,
     Iteration,
     SessionState,

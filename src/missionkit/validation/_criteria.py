@@ -8,6 +8,7 @@ import importlib
 import math
 from typing import Any
 
+from missionkit._models._criteria import declared_criterion_keys
 from missionkit.errors import PredicateRejected
 from missionkit.models import (
     Criterion,
@@ -16,7 +17,6 @@ from missionkit.models import (
     MetricTrendCriterion,
     PredicateCriterion,
     ToolCallSucceededCriterion,
-    declared_criterion_keys,
 )
 from missionkit.validation._common import (
     MISSING,

@@ -1,0 +1,3 @@
+"""
+The data model, one module per concern; `missionkit.models` is the public face.
+"""

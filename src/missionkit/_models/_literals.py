@@ -1,0 +1,53 @@
+"""
+Literal types and token sets of the data model (SPEC §3.2).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+Status = Literal["pending", "running", "paused", "completed", "terminated", "failed"]
+VerdictLabel = Literal["continue", "adjust", "complete", "terminate"]
+CriterionStatus = Literal["met", "unmet", "inconclusive"]
+Op = Literal["<", "<=", ">", ">=", "==", "!="]
+TrendDirection = Literal["decreasing", "increasing", "non_increasing", "non_decreasing"]
+CadenceKind = Literal["every_iteration", "every_n_iterations", "every_t_seconds", "on_event"]
+CallStatus = Literal["ok", "failed", "skipped_not_allowed"]
+Phase = Literal["propose", "execute", "observe", "evaluate", "decide"]
+PhaseStatus = Literal["succeeded", "failed"]
+IterationStatus = Literal["succeeded", "failed"]
+StrategySource = Literal["default", "proposer", "sampler", "host"]
+SamplingStatus = Literal["used", "rejected", "disabled", "unavailable"]
+SamplingMode = Literal["after_adjust", "every_iteration"]
+NonFinitePolicy = Literal["inconclusive", "unmet", "terminate"]
+MinDeltaMode = Literal["abs", "rel"]
+ScriptLimitKind = Literal["wall_time", "memory"]
+
+STATUSES = ("pending", "running", "paused", "completed", "terminated", "failed")
+TERMINAL_STATUSES = frozenset({"completed", "terminated", "failed"})
+VERDICT_LABELS = ("continue", "adjust", "complete", "terminate")
+TERMINAL_VERDICTS = frozenset({"complete", "terminate"})
+CRITERION_STATUSES = ("met", "unmet", "inconclusive")
+OPS = ("<", "<=", ">", ">=", "==", "!=")
+TREND_DIRECTIONS = ("decreasing", "increasing", "non_increasing", "non_decreasing")
+CADENCE_KINDS = ("every_iteration", "every_n_iterations", "every_t_seconds", "on_event")
+CALL_STATUSES = ("ok", "failed", "skipped_not_allowed")
+PHASES = ("propose", "execute", "observe", "evaluate", "decide")
+PHASE_STATUSES = ("succeeded", "failed")
+STRATEGY_SOURCES = ("default", "proposer", "sampler", "host")
+SAMPLING_STATUSES = ("used", "rejected", "disabled", "unavailable")
+SAMPLING_MODES = ("after_adjust", "every_iteration")
+NON_FINITE_POLICIES = ("inconclusive", "unmet", "terminate")
+MIN_DELTA_MODES = ("abs", "rel")
+SCRIPT_LIMIT_KINDS = ("wall_time", "memory")
+CRITERION_KINDS = ("event", "metric_threshold", "metric_trend", "predicate", "tool_call_succeeded")
+
+
+def _cut200(value: str | None) -> str | None:
+    return value if value is None or len(value) <= 200 else value[:200]
+
+
+def _validation() -> Any:
+    import missionkit.validation as v
+
+    return v
