@@ -2,7 +2,6 @@
 The SessionStore contract (SPEC §11), run against every store.
 """
 
-# House style writes `expected == actual`, which SIM300 reads as a Yoda condition.
 
 from __future__ import annotations
 

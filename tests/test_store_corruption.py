@@ -2,7 +2,6 @@
 Corrupt records, unsupported versions and failing writes in the durable stores (SPEC §11.7).
 """
 
-# House style writes `expected == actual`, which SIM300 reads as a Yoda condition.
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 Crash safety and multi-process compare-and-swap of the durable stores.
 """
 
-# House style writes `expected == actual`, which SIM300 reads as a Yoda condition.
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 Property tests: durable stores behave like MemoryStore, and ids never escape the root.
 """
 
-# House style writes `expected == actual`, which SIM300 reads as a Yoda condition.
 
 from __future__ import annotations
 

@@ -41,6 +41,13 @@ class _CriterionBase:
     required: bool
     description: str | None = None
 
+    @classmethod
+    def from_dict(cls, data: Any) -> Criterion:
+        """
+        Validate *data* as one criterion of any kind (SPEC §4.4).
+        """
+        return _criterion_from_input(data)
+
     def _head(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "criterion_id": self.criterion_id,
@@ -104,13 +111,6 @@ class MetricThresholdCriterion(_CriterionBase):
         out["on_non_finite"] = self.on_non_finite
         return _with_extra(out, self.extra)
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Criterion:
-        """
-        Validate *data* as one criterion (SPEC §4.4).
-        """
-        return _criterion_from_input(data)
-
 
 @attrs.frozen(kw_only=True)
 class MetricTrendCriterion(_CriterionBase):
@@ -149,13 +149,6 @@ class MetricTrendCriterion(_CriterionBase):
         out["on_non_finite"] = self.on_non_finite
         return _with_extra(out, self.extra)
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Criterion:
-        """
-        Validate *data* as one criterion (SPEC §4.4).
-        """
-        return _criterion_from_input(data)
-
 
 @attrs.frozen(kw_only=True)
 class EventCriterion(_CriterionBase):
@@ -179,13 +172,6 @@ class EventCriterion(_CriterionBase):
         out = self._head()
         out["event_name"] = self.event_name
         return _with_extra(out, self.extra)
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Criterion:
-        """
-        Validate *data* as one criterion (SPEC §4.4).
-        """
-        return _criterion_from_input(data)
 
 
 @attrs.frozen(kw_only=True)
@@ -226,13 +212,6 @@ class PredicateCriterion(_CriterionBase):
         out["expression"] = self.expression
         return _with_extra(out, self.extra)
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Criterion:
-        """
-        Validate *data* as one criterion (SPEC §4.4).
-        """
-        return _criterion_from_input(data)
-
 
 @attrs.frozen(kw_only=True)
 class ToolCallSucceededCriterion(_CriterionBase):
@@ -259,13 +238,6 @@ class ToolCallSucceededCriterion(_CriterionBase):
         out["tool_name"] = self.tool_name
         out["min_count"] = self.min_count
         return _with_extra(out, self.extra)
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Criterion:
-        """
-        Validate *data* as one criterion (SPEC §4.4).
-        """
-        return _criterion_from_input(data)
 
 
 Criterion: TypeAlias = (
