@@ -452,7 +452,7 @@ class TestCaps:
 
         result = cap(value, limit)
 
-        if size <= limit or value is None or type(value) in (bool, int, float):
+        if size <= limit:
             assert compact_json(value) == compact_json(result)
         else:
             assert {
@@ -540,3 +540,20 @@ class TestTimestamps:
         """Non-ISO text raises ValueError."""
         with pytest.raises(ValueError):
             parse_timestamp(text)
+
+
+class TestScalarCapsAndHugeInts:
+    def test_scalar_over_a_tiny_cap_is_replaced(self) -> None:
+        """A scalar whose JSON is longer than the cap gets the marker like any value."""
+        assert {"_truncated": True, "bytes": 11, "preview": "0.123456789"} == cap(0.123456789, 8)
+        assert {"_truncated": True, "bytes": 4, "preview": "null"} == cap(None, 3)
+
+    def test_scalar_within_cap_is_kept(self) -> None:
+        """Short scalars pass unchanged at ordinary caps."""
+        assert (1.5, None, True, 7) == (cap(1.5, 4096), cap(None, 4), cap(True, 4), cap(7, 1))
+
+    def test_to_json_renders_huge_ints_as_markers(self) -> None:
+        """Ints past CPython's text limit never make to_json raise."""
+        assert [{"_repr": "<unprintable>", "_type": "builtins.int"}] == json.loads(
+            to_json([10**5000])
+        )

@@ -245,10 +245,19 @@ def cap(value: Any, limit: int) -> Any:
     """
     Return JSON data *value* unchanged if it fits *limit* bytes, else its truncation marker.
     """
-    if value is None or type(value) in (bool, int, float):
+    cls = type(value)
+    # Scalars: None/bools take at most 5 bytes, floats at most 24 (repr), and
+    # ints below 2**64 at most 20; only tiny caps or huge ints need measuring.
+    if value is None or cls is bool:
+        if limit >= 5:
+            return value
+    elif cls is float:
+        if limit >= 24:
+            return value
+    elif cls is int and -(1 << 64) < value < (1 << 64) and limit >= 21:
         return value
     # A character costs at most 6 bytes of JSON text (a \uXXXX escape).
-    if type(value) is str and len(value) * 6 + 2 <= limit:
+    if cls is str and len(value) * 6 + 2 <= limit:
         return value
     text = compact_json(value)
     # Fast path: even at 4 bytes per character the text fits.
@@ -267,8 +276,11 @@ def strict_json_data(value: Any) -> Any:
     cls = type(value)
     if cls is float:
         return value if math.isfinite(value) else _float_text(value)
-    if value is None or cls in (bool, int, str):
+    if value is None or cls is bool or cls is str:
         return value
+    if cls is int:
+        # Ints past CPython's text limit have no JSON form: render their marker.
+        return value if -_BIG_INT < value < _BIG_INT else to_json_data(value)
     if isinstance(value, Mapping):
         return {_key(k): strict_json_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

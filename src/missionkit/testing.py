@@ -58,7 +58,8 @@ class FakeClock:
     def __call__(self) -> datetime:
         with self._lock:
             now = self._now
-            self._now = now + self._step
+            if self._step:
+                self._now = now + self._step
             return now
 
     @property

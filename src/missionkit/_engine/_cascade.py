@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from missionkit.models import Iteration, SessionState, Verdict
 
@@ -109,26 +110,36 @@ def adjust_clause(
     return None
 
 
-def _all_required_met(state: SessionState, iteration: Iteration) -> bool:
-    if not iteration.checkpoint_evaluated:
-        return False
-    results = {r.criterion_id: r.status for r in iteration.criteria_evaluation}
-    for criterion in state.criteria:
-        status = results.get(criterion.criterion_id)
-        if status is None or status == "inconclusive":
+def _paired(state: SessionState, iteration: Iteration) -> list[tuple[Any, Any]]:
+    """
+    (criterion, its result or None) in declaration order.
+    """
+    results = iteration.criteria_evaluation
+    criteria = state.criteria
+    if len(results) == len(criteria) and all(
+        c.criterion_id == r.criterion_id for c, r in zip(criteria, results, strict=True)
+    ):
+        return list(zip(criteria, results, strict=True))
+    by_id = {r.criterion_id: r for r in results}
+    return [(c, by_id.get(c.criterion_id)) for c in criteria]
+
+
+def _all_required_met(pairs: list[tuple[Any, Any]]) -> bool:
+    for criterion, result in pairs:
+        if result is None or result.status == "inconclusive":
             return False
-        if criterion.required and status != "met":
+        if criterion.required and result.status != "met":
             return False
     return True
 
 
-def _non_finite_terminate(state: SessionState, iteration: Iteration) -> bool:
-    policies = {c.criterion_id: getattr(c, "on_non_finite", None) for c in state.criteria}
+def _non_finite_terminate(pairs: list[tuple[Any, Any]]) -> bool:
     return any(
-        policies.get(r.criterion_id) == "terminate"
-        and isinstance(r.evidence, str)
-        and r.evidence.startswith("non_finite:")
-        for r in iteration.criteria_evaluation
+        result is not None
+        and getattr(criterion, "on_non_finite", None) == "terminate"
+        and isinstance(result.evidence, str)
+        and result.evidence.startswith("non_finite:")
+        for criterion, result in pairs
     )
 
 
@@ -153,9 +164,10 @@ def decide(
     budget = state_before.budget
     if iteration.sandbox_terminated_reason is not None:
         return Verdict("terminate", "script_limit")
-    if _all_required_met(state_before, iteration):
+    pairs = _paired(state_before, iteration) if iteration.checkpoint_evaluated else []
+    if iteration.checkpoint_evaluated and _all_required_met(pairs):
         return Verdict("complete", "criteria_met")
-    if _non_finite_terminate(state_before, iteration):
+    if pairs and _non_finite_terminate(pairs):
         return Verdict("terminate", "non_finite")
     if budget.max_iterations != -1 and iteration.iteration_index + 1 >= budget.max_iterations:
         return Verdict("terminate", "max_iterations")

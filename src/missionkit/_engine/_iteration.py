@@ -77,30 +77,9 @@ async def _phases(env: IterationEnv, sequence: list[tuple[str, Body]]) -> None:
     draft = env.draft
     for name, body in sequence:
         await run_phase(core, sid, draft, name, body)
-    run_sync_phase(core, sid, draft, "observe", env_observe(env))
-    run_sync_phase(core, sid, draft, "evaluate", env_evaluate(env))
-    run_sync_phase(core, sid, draft, "decide", env_decide(env))
-
-
-def env_observe(env: IterationEnv) -> Callable[[datetime], None]:
-    """
-    The observe body bound to *env*.
-    """
-    return lambda started: observe_phase(env, started)
-
-
-def env_evaluate(env: IterationEnv) -> Callable[[datetime], None]:
-    """
-    The evaluate body bound to *env*.
-    """
-    return lambda started: evaluate_criteria(env, started)
-
-
-def env_decide(env: IterationEnv) -> Callable[[datetime], None]:
-    """
-    The decide body bound to *env*.
-    """
-    return lambda started: decide_phase(env, started)
+    run_sync_phase(core, sid, draft, "observe", observe_phase, env)
+    run_sync_phase(core, sid, draft, "evaluate", evaluate_criteria, env)
+    run_sync_phase(core, sid, draft, "decide", decide_phase, env)
 
 
 async def _finish(

@@ -143,14 +143,15 @@ def run_sync_phase(
     session_id: str,
     draft: Draft,
     phase: str,
-    body: Callable[[datetime], None],
+    body: Callable[[Any, datetime], None],
+    env: Any,
 ) -> None:
     """
-    `run_phase` for bodies that never suspend (observe, evaluate, decide).
+    `run_phase` for bodies that never suspend (observe, evaluate, decide): ``body(env, started)``.
     """
     started = core.clock()
     try:
-        body(started)
+        body(env, started)
     except Exception as exc:
         raise _failed(core, session_id, draft, phase, started, exc) from exc
     _succeeded(core, session_id, draft, phase, started)
