@@ -304,3 +304,19 @@ class TestImportSideEffects:
         } == json.loads(out.stdout)
         assert "" == out.stderr
         assert [] == [p for folder in (work, home, temp) for p in folder.rglob("*")]
+
+
+class TestRuntimeDependencies:
+    def test_only_attrs_and_cattrs_are_required(self) -> None:
+        """Installing missionkit without extras pulls in attrs and cattrs only."""
+        import importlib.metadata
+        import re
+
+        requirements = importlib.metadata.requires("missionkit") or []
+        runtime = sorted(
+            re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0].lower()
+            for r in requirements
+            if "extra ==" not in r
+        )
+
+        assert ["attrs", "cattrs"] == runtime
