@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import missionkit as mk
 from missionkit import (
     MISSION_CONTROL_TOOLS,
     Budget,
@@ -525,3 +526,44 @@ class TestStartOrder:
 
         assert "dry" == state.session_id
         assert [] == mission.sessions()
+
+
+class TestMissionLifetime:
+    def test_unclosed_mission_with_its_own_runner_warns(self) -> None:
+        """A Mission collected while owning a script runner emits a ResourceWarning."""
+        import gc
+
+        def noop() -> dict[str, Any]:
+            return {}
+
+        mission = mk.Mission(
+            tools=[noop],
+            proposer=lambda ctx: {"script": "await mission.observe('a', 1)\n"},
+        )
+        session = mission.start(
+            directive="d",
+            criteria=[{"criterion_id": "e", "kind": "event", "required": True, "event_name": "x"}],
+            budget={"max_iterations": 2, "max_wall_clock_seconds": -1},
+            tool_allowlist=["noop"],
+            allow_scripted_strategies=True,
+        )
+        session.step()
+        del session
+
+        with pytest.warns(ResourceWarning, match="without close"):
+            del mission
+            gc.collect()
+
+    def test_closed_or_runnerless_missions_do_not_warn(
+        self, recwarn: pytest.WarningsRecorder
+    ) -> None:
+        """Closing, or never starting a runner, leaves nothing to warn about."""
+        import gc
+
+        with mk.Mission() as closed:
+            assert "store=MemoryStore" in repr(closed)
+        plain = mk.Mission()
+        del closed, plain
+        gc.collect()
+
+        assert [] == [w for w in recwarn if issubclass(w.category, ResourceWarning)]

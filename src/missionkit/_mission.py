@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import secrets
 import threading
+import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -135,7 +137,6 @@ class Mission:
             store = MemoryStore()
         self._owned_runner: Any = None
         self._runner_lock = threading.Lock()
-        self._closed = False
         self._core = MissionCore(
             tools=MappingProxyType(registry),
             store=store,
@@ -425,10 +426,21 @@ class Mission:
         """
         with self._runner_lock:
             runner, self._owned_runner = self._owned_runner, None
-            self._closed = True
         close = getattr(runner, "close", None)
         if callable(close):
             close()
+
+    def __del__(self) -> None:
+        # Only a Mission that started its own script runner holds a resource.
+        if getattr(self, "_owned_runner", None) is not None:
+            warnings.warn(
+                "missionkit.Mission was collected without close(); closing its script runner",
+                ResourceWarning,
+                source=self,
+                stacklevel=2,
+            )
+            with contextlib.suppress(Exception):
+                self.close()
 
     def __enter__(self) -> Mission:
         return self

@@ -89,13 +89,12 @@ async def propose(env: IterationEnv, candidates: tuple[str, ...], now: datetime)
         draft.strategy_source = "default"
         return
     ctx = build_context(env, candidates, now)
-    if proposer is not None:
-        value = await env.rt.call(lambda: proposer(ctx), {}, None, "proposer call")
-        if value is not None:
-            draft.strategy = validate_strategy(
-                value, list(state.tool_allowlist), state.allow_scripted_strategies
-            )
-            draft.strategy_source = "proposer"
-            return
+    value = await env.rt.call(lambda: proposer(ctx), {}, None, "proposer call")
+    if value is not None:
+        draft.strategy = validate_strategy(
+            value, list(state.tool_allowlist), state.allow_scripted_strategies
+        )
+        draft.strategy_source = "proposer"
+        return
     draft.strategy = default_proposer(ctx)
     draft.strategy_source = "default"
