@@ -44,7 +44,11 @@ def format_timestamp(value: _dt.datetime) -> str:
 
     Naive datetimes are interpreted as UTC.
     """
-    if value.tzinfo is None:
+    tz = value.tzinfo
+    if tz is _UTC:
+        # Already UTC (every clock missionkit ships returns this): no conversion.
+        return value.isoformat(timespec="microseconds")
+    if tz is None:
         value = value.replace(tzinfo=_UTC)
     return value.astimezone(_UTC).isoformat(timespec="microseconds")
 
