@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 CORPUS = Path(__file__).parents[2] / "shared" / "attack-corpus" / "predicate.json"
+# Hostile inputs of the same kinds found while hardening the evaluator.
+EXTRA_CORPUS = Path(__file__).parent / "predicate_extra_corpus.json"
 CPU_BUDGET = 0.100
 MEMORY_BUDGET = 100 * 1024 * 1024
 TIMEOUT = 20.0
@@ -105,11 +107,12 @@ main()
 
 def load_corpus() -> list[dict[str, Any]]:
     """
-    Read the corpus entries, or an empty list when the file is absent.
+    Read the shared corpus entries (when present) and the project's own supplement.
     """
-    if not CORPUS.is_file():
-        return []
-    entries: list[dict[str, Any]] = json.loads(CORPUS.read_text(encoding="utf-8"))
+    entries: list[dict[str, Any]] = []
+    for path in (CORPUS, EXTRA_CORPUS):
+        if path.is_file():
+            entries += json.loads(path.read_text(encoding="utf-8"))
     return entries
 
 

@@ -15,7 +15,14 @@ import warnings
 from types import MethodType
 from typing import Any, Final, cast
 
-from missionkit.predicate._guards import digit_runs_exceed, make_guards
+from missionkit.predicate._guards import (
+    DISPLAY_UNITS,
+    FORMAT_CALL_UNITS,
+    GUARD_NAMES,
+    GUARDED_CALL_UNITS,
+    digit_runs_exceed,
+    make_guards,
+)
 from missionkit.predicate._limits import PredicateLimits
 from missionkit.predicate._parse import ALLOWED_CALLABLES, parse_predicate
 
@@ -338,6 +345,7 @@ class _Rewriter:
 
     def _comprehension(self, node: ast.ListComp | ast.GeneratorExp) -> None:
         outer, outer_runs = self._loop, self._runs
+        charges: list[ast.Call] = []
         for position, clause in enumerate(node.generators):
             original_iter = clause.iter
             if position:
@@ -349,12 +357,23 @@ class _Rewriter:
                 self._runs = None
             if not (position == 0 and outer == 0 and _is_literal(original_iter)):
                 new_iter = self._call("__iter", [new_iter], original_iter)
+                charges.append(cast(ast.Call, new_iter))
             clause.iter = new_iter
             self._loop = outer + 1
             clause.ifs = [self.visit(cond) for cond in clause.ifs]
         self._loop = outer + 1
         node.elt = self.visit(node.elt)
         self._loop, self._runs = outer, outer_runs
+        # Every iteration runs the conditions and the element: weight each clause's
+        # charge by the guarded operations they contain, so costly loop bodies
+        # reach the work limit proportionally sooner.
+        extra = sum(
+            _body_units(part) for part in [node.elt, *(c for g in node.generators for c in g.ifs)]
+        )
+        if extra:
+            weight = ast.Constant(1 + extra)
+            for call in charges:
+                call.args.append(weight)
 
     def visit_ListComp(self, node: ast.ListComp) -> ast.expr:
         self._comprehension(node)
@@ -363,6 +382,31 @@ class _Rewriter:
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.expr:
         self._comprehension(node)
         return node
+
+
+def _body_units(tree: ast.AST) -> int:
+    """
+    Extra work units one evaluation of *tree* costs beyond a plain loop iteration.
+
+    Guard helpers (other than loop charges) and container displays with
+    non-constant parts are counted; constants and plain reads are free.
+    """
+    units = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            name = node.func.id
+            if name == "__mod":
+                units += FORMAT_CALL_UNITS
+            elif name in GUARD_NAMES and name != "__iter":
+                units += GUARDED_CALL_UNITS
+        elif isinstance(node, ast.List | ast.Tuple | ast.Set):
+            if not all(isinstance(e, ast.Constant) for e in node.elts):
+                units += DISPLAY_UNITS
+        elif isinstance(node, ast.Dict):
+            parts = [*node.keys, *node.values]
+            if not all(isinstance(e, ast.Constant) for e in parts):
+                units += DISPLAY_UNITS
+    return units
 
 
 def _build_function(source: str, limits: PredicateLimits) -> Any:
