@@ -60,5 +60,6 @@ def bench(session: nox.Session) -> None:
     Run every benchmark script; each prints its ratios against an in-run baseline.
     """
     session.install("-e", ".[bench]")
-    for script in ("predicate", "audit", "engine", "engine_breakdown", "engine_floor", "store"):
+    scripts = ("predicate", "audit", "engine", "engine_breakdown", "engine_floor", "store")
+    for script in (*scripts, "import_time"):
         session.run("python", f"bench/{script}.py")

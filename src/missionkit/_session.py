@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -62,6 +61,8 @@ class Session:
 
     @asynccontextmanager
     async def _guard(self) -> AsyncIterator[None]:
+        import asyncio
+
         while self._async_busy or not self._lock.acquire(blocking=False):
             await asyncio.sleep(0.001)
         self._async_busy = True

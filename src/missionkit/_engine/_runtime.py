@@ -16,11 +16,14 @@ drives the coroutine on a helper thread and blocks until it is done.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -119,6 +122,8 @@ class SyncRuntime(Runtime):
     async def wait(
         self, awaitable: Awaitable[T], timeout: float | None = None, what: str = "call"
     ) -> T:
+        import asyncio
+
         async def bounded() -> T:
             if timeout is None:
                 return await awaitable
@@ -144,6 +149,8 @@ class AsyncRuntime(Runtime):
     async def call(
         self, func: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None, what: str
     ) -> Any:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
 
@@ -168,6 +175,8 @@ class AsyncRuntime(Runtime):
     ) -> T:
         if timeout is None:
             return await awaitable
+        import asyncio
+
         try:
             return await asyncio.wait_for(awaitable, timeout)
         except TimeoutError:
@@ -196,9 +205,11 @@ def run_sync(factory: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
     With no running loop in this thread the coroutine is driven inline; with
     one (e.g. Jupyter) it is driven on a helper thread while this thread waits.
     """
-    # asyncio._get_running_loop() answers None instead of raising: the common
-    # no-loop case then costs no exception.
-    if asyncio._get_running_loop() is None:
+    # No loop can run in this thread unless asyncio was imported; and
+    # asyncio._get_running_loop() answers None instead of raising, so the common
+    # no-loop case costs neither an import nor an exception.
+    aio = sys.modules.get("asyncio")
+    if aio is None or aio._get_running_loop() is None:
         return _drive(factory(SyncRuntime()))
     box = _Box()
     _start_worker(lambda: _drive(factory(SyncRuntime())), {}, box)
