@@ -206,7 +206,13 @@ def check_misc(ctx: ProposalContext) -> None:
     assert_type(default_proposer(ctx), Strategy)
     assert_type(scaffold_criteria("Reduce the loss"), list[dict[str, Any]])
     assert_type(main(["--help"]), int)
+    # Assignability: a plain callback is an OnIteration, nested data is JSONValue.
     hook: OnIteration = on_iteration
     value: JSONValue = {"a": [1, 2.5, None, True, "x"]}
+    check_aliases(hook, value)
+
+
+def check_aliases(hook: OnIteration, value: JSONValue) -> None:
+    # Declared types, as every checker sees them (locals may be narrowed on assignment).
     assert_type(hook, OnIteration)
     assert_type(value, JSONValue)
