@@ -46,6 +46,15 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
+def typing_api(session: nox.Session) -> None:
+    """
+    pyright on the typing API tests (needs Node.js; pyright comes from the npm registry).
+    """
+    session.install("-e", ".")
+    session.run("npx", "--yes", "pyright@1", "tests/typing/api.py", external=True)
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """
     Build the documentation with warnings as errors.
