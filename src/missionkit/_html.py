@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from missionkit._engine._report import last_evaluation
 from missionkit.models import (
     Criterion,
     CriterionResult,
@@ -175,13 +176,6 @@ def _criteria_rows(
 _CRITERIA_HEADERS = ("id", "kind", "required", "latest status", "evidence")
 
 
-def _latest_evaluation(iterations: Sequence[Iteration]) -> tuple[CriterionResult, ...] | None:
-    for iteration in reversed(iterations):
-        if iteration.checkpoint_evaluated:
-            return iteration.criteria_evaluation
-    return None
-
-
 def session_html(header: SessionState, iterations: list[Iteration], now: datetime) -> str:
     """
     HTML summary of a session as of *now*.
@@ -213,7 +207,7 @@ def session_html(header: SessionState, iterations: list[Iteration], now: datetim
     ]
     criteria = _table(
         _CRITERIA_HEADERS,
-        _criteria_rows(header.criteria, _latest_evaluation(iterations)),
+        _criteria_rows(header.criteria, last_evaluation(iterations)),
         empty="no criteria",
     )
     return (

@@ -5,7 +5,7 @@ What a `Session` handle caches: the stored header, the iterations and the view.
 from __future__ import annotations
 
 from missionkit._engine._view import CumulativeView
-from missionkit.models import CriterionResult, Iteration, SessionState
+from missionkit.models import Iteration, SessionState
 
 __all__ = ["VIEW_READERS", "SessionCache"]
 
@@ -37,12 +37,3 @@ class SessionCache:
         for iteration in iterations:
             self.iterations.append(iteration)
             self.view.add(iteration)
-
-    def latest_evaluation(self) -> tuple[CriterionResult, ...] | None:
-        """
-        Criterion results of the most recent evaluated iteration.
-        """
-        for iteration in reversed(self.iterations):
-            if iteration.checkpoint_evaluated:
-                return iteration.criteria_evaluation
-        return None

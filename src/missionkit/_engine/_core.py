@@ -16,19 +16,7 @@ from missionkit.audit import AuditEvent
 from missionkit.audit._dispatch import deliver
 from missionkit.models import Limits
 
-__all__ = ["MissionCore", "exception_text"]
-
-
-def exception_text(exc: BaseException, limit: int | None = 200) -> str:
-    """
-    ``f"{type(exc).__name__}: {exc}"`` with ``<unprintable>`` fallback, cut to *limit*.
-    """
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<unprintable>"
-    text = f"{type(exc).__name__}: {message}"
-    return text if limit is None else text[:limit]
+__all__ = ["MissionCore"]
 
 
 @attrs.frozen

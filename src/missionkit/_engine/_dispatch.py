@@ -8,10 +8,11 @@ import math
 from collections.abc import Collection
 from typing import Any
 
-from missionkit._engine._core import MissionCore, exception_text
+from missionkit._engine._core import MissionCore
 from missionkit._engine._observation import result_summary
 from missionkit._engine._runtime import Runtime
 from missionkit._jsonsafe import to_json_data
+from missionkit._text import TEXT_LIMIT, exception_text
 from missionkit.models import ToolCallRecord
 
 __all__ = ["dispatch", "effective_timeout"]
@@ -66,7 +67,7 @@ async def dispatch(
         value = await rt.call(tool.func, to_json_data(args), timeout, "tool call")
     except Exception as exc:
         duration = _duration_ms(started, clock())
-        return _failed(tool_name, record_args, exception_text(exc), duration), None
+        return _failed(tool_name, record_args, exception_text(exc, TEXT_LIMIT), duration), None
     duration = _duration_ms(started, clock())
     safe = to_json_data(value)
     return ToolCallRecord(tool_name, record_args, "ok", result_summary(safe), duration), safe

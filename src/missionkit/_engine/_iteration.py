@@ -16,7 +16,6 @@ from typing import Any
 import attrs
 
 from missionkit._engine._cache import SessionCache
-from missionkit._engine._core import exception_text
 from missionkit._engine._env import IterationEnv
 from missionkit._engine._evolve import evolve_state
 from missionkit._engine._observation import result_summary
@@ -31,6 +30,7 @@ from missionkit._engine.phases._execute import execute
 from missionkit._engine.phases._observe import observe as observe_phase
 from missionkit._engine.phases._propose import propose as propose_phase
 from missionkit._jsonsafe import to_json_data
+from missionkit._text import TEXT_LIMIT, exception_text
 from missionkit.audit import LifecycleEvent, VerdictEvent
 from missionkit.errors import ProposeNoToolAvailable
 from missionkit.models import (
@@ -171,7 +171,7 @@ def _fail(
     failure_entry = {
         "iteration_index": iteration.iteration_index,
         "phase": failure.phase,
-        "error_message": exception_text(original),
+        "error_message": exception_text(original, TEXT_LIMIT),
     }
     history = [*cache.iterations, iteration]
     report = build_report(header, history, ended_at=now, failure=failure_entry)
@@ -200,7 +200,7 @@ def _fail(
                 timestamp=core.clock(),
                 previous_status=state.status,
                 iteration_index=iteration.iteration_index,
-                error_message=exception_text(original),
+                error_message=exception_text(original, TEXT_LIMIT),
             )
         )
     return original

@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from missionkit._engine._core import MissionCore, exception_text
+from missionkit._engine._core import MissionCore
+from missionkit._text import TEXT_LIMIT, exception_text
 from missionkit.audit import PhaseEvent
 from missionkit.models import Iteration, PhaseRecord
 
@@ -178,7 +179,7 @@ def _failed(
     exc: Exception,
 ) -> PhaseFailed:
     ended = core.clock()
-    message = exception_text(exc)
+    message = exception_text(exc, TEXT_LIMIT)
     record = PhaseRecord(phase, "failed", started, ended, message)  # type: ignore[arg-type]
     draft.phases.append(record)
     draft.failed_phase = phase

@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from missionkit._text import TEXT_LIMIT, exception_text
 from missionkit.cli import _commands as commands
 from missionkit.cli._commands import CliContext, UsageError
 from missionkit.cli._output import error_text
@@ -232,14 +233,6 @@ def _prescan_output(arguments: Sequence[str]) -> str:
     return mode if mode in ("table", "json") else "table"
 
 
-def _exception_text(exc: BaseException) -> str:
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<unprintable>"
-    return f"{type(exc).__name__}: {message}"[:200]
-
-
 def _fail(envelope: dict[str, Any], output: str) -> None:
     print(error_text(envelope, output), file=sys.stderr, flush=True)
 
@@ -278,12 +271,15 @@ def _dispatch(arguments: list[str], output: str, debug: bool) -> int:
         _fail(err.to_dict(), output)
         cause = err.__cause__
         if output == "table" and cause is not None and not isinstance(cause, MissionkitError):
-            print(f"  cause: {_exception_text(cause)}", file=sys.stderr, flush=True)
+            print(f"  cause: {exception_text(cause, TEXT_LIMIT)}", file=sys.stderr, flush=True)
         return commands.EXIT_ERROR
     except Exception as exc:
         if debug:
             traceback.print_exception(exc, file=sys.stderr)
-        _fail({"code": "unexpected_error", "details": {"error": _exception_text(exc)}}, output)
+        _fail(
+            {"code": "unexpected_error", "details": {"error": exception_text(exc, TEXT_LIMIT)}},
+            output,
+        )
         if output == "table" and not debug:
             print("  (run with --debug for the traceback)", file=sys.stderr, flush=True)
         return commands.EXIT_ERROR

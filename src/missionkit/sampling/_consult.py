@@ -19,6 +19,7 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 import attrs
 
+from missionkit._text import exception_text
 from missionkit.errors import MissionValidationError
 from missionkit.sampling._parse import (
     FinalLessons,
@@ -98,17 +99,6 @@ class SamplerTransportError(Exception):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.text = text
-
-
-def exception_text(exc: BaseException) -> str:
-    """
-    ``"<ExcName>: <message>"`` (SPEC §1.4), with ``<unprintable>`` if ``str(exc)`` raises.
-    """
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<unprintable>"
-    return f"{type(exc).__name__}: {message}"
 
 
 def _attribute(sampler: object, name: str) -> Any:

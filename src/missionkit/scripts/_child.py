@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any, BinaryIO, Final
 
 from missionkit._jsonsafe import truncation_marker
+from missionkit._text import TEXT_LIMIT, exception_text
 from missionkit.errors import ScriptRejected
 
 from ._language import SCRIPT_FILENAME
@@ -29,7 +30,6 @@ from ._sandbox import (
     Reply,
     ScriptState,
     compile_script,
-    exception_text,
 )
 from ._wire import MAX_MESSAGE_BYTES, ProtocolError, decode, encode
 
@@ -180,10 +180,10 @@ class _Child:
         try:
             code = compile_script(script, allowlist)
         except ScriptRejected as exc:
-            self.send({"type": "error", "error_message": exception_text(exc)})
+            self.send({"type": "error", "error_message": exception_text(exc, TEXT_LIMIT)})
             return 0
         except (SyntaxError, ValueError, RecursionError) as exc:
-            self.send({"type": "error", "error_message": exception_text(exc)})
+            self.send({"type": "error", "error_message": exception_text(exc, TEXT_LIMIT)})
             return 0
         state = ScriptState(allowlist, max_calls, self.observe, self.event)
         sys.settrace(self.trace)
@@ -198,7 +198,7 @@ class _Child:
             self.memory_breach()
         except Exception as exc:
             sys.settrace(None)
-            self.send({"type": "error", "error_message": exception_text(exc)})
+            self.send({"type": "error", "error_message": exception_text(exc, TEXT_LIMIT)})
         return 0
 
 

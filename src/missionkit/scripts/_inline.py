@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from missionkit._jsonsafe import to_json_data
+from missionkit._text import TEXT_LIMIT, exception_text
 
 from ._protocol import ScriptOutcome, ScriptToolError
 from ._sandbox import (
@@ -20,7 +21,6 @@ from ._sandbox import (
     ScriptState,
     compile_script,
     event_row,
-    exception_text,
     finite_or_none,
 )
 
@@ -124,7 +124,7 @@ class InlineScriptRunner:
         try:
             code = compile_script(script, allowlist)
         except (SyntaxError, RecursionError) as exc:
-            return outcome(error=exception_text(exc))
+            return outcome(error=exception_text(exc, TEXT_LIMIT))
         max_seconds = finite_or_none(max_seconds)
         if max_seconds is not None and not max_seconds > 0:
             return outcome(limit="wall_time")
@@ -162,7 +162,7 @@ class InlineScriptRunner:
         except _CallToolFailed as failed:
             raise failed.error from None
         except Exception as exc:
-            return outcome(error=exception_text(exc))
+            return outcome(error=exception_text(exc, TEXT_LIMIT))
         finally:
             state.close()
 

@@ -36,28 +36,15 @@ __all__ = [
     "compile_script",
     "event_row",
     "finite_or_none",
-    "exception_text",
     "tool_exception",
 ]
 
 #: Top-level ``await``, and annotations kept as strings so they never run.
 COMPILE_FLAGS: Final = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT | __future__.annotations.compiler_flag
 
-_TEXT_LIMIT: Final = 200
 _EXCEPTIONS_BY_NAME: Final[dict[str, type[Exception]]] = {
     cls.__name__: cls for cls in EXCEPTION_CLASSES
 }
-
-
-def exception_text(exc: BaseException) -> str:
-    """
-    ``"<ExcName>: <msg>"`` cut to 200 characters (SPEC §1.4).
-    """
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<unprintable>"
-    return f"{type(exc).__name__}: {message}"[:_TEXT_LIMIT]
 
 
 def tool_exception(error_type: str, error_message: str) -> Exception:

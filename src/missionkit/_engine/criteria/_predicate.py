@@ -8,20 +8,10 @@ from typing import Any
 
 from missionkit._engine.criteria._base import EvaluationInput, Outcome
 from missionkit._jsonsafe import to_json_data
+from missionkit._text import exception_text
 from missionkit.errors import PredicateLimitExceeded, PredicateRejected
 
-__all__ = ["evaluate_predicate", "exception_text"]
-
-
-def exception_text(exc: BaseException) -> str:
-    """
-    ``"<ExcName>: <msg>"``, with ``<unprintable>`` when ``str(exc)`` raises.
-    """
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<unprintable>"
-    return f"{type(exc).__name__}: {message}"
+__all__ = ["evaluate_predicate"]
 
 
 def evaluate_predicate(criterion: Any, data: EvaluationInput) -> Outcome:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from missionkit._engine._env import IterationEnv
+from missionkit._engine._report import last_evaluation
 from missionkit._engine._sampling import revise_strategy
 from missionkit.proposers import ProposalContext, default_proposer
 from missionkit.proposers._context import IterationsView
@@ -24,7 +25,7 @@ def build_context(env: IterationEnv, candidates: tuple[str, ...], now: datetime)
     index = env.draft.iteration_index
     latest = iterations[-1] if iterations else None
     last_verdict = latest.verdict_obj if latest is not None else None
-    evaluation = env.cache.latest_evaluation()
+    evaluation = last_evaluation(iterations)
     by_id = {r.criterion_id: r for r in evaluation} if evaluation is not None else {}
     cap = state.budget.max_iterations
     remaining = None if cap == -1 else cap - index
