@@ -223,16 +223,12 @@ class Mission:
         if not self._core.store.create_session(state):
             raise _bad({"field": "session_id", "reason": "duplicate_session_id"})
         core = self._core
-        timestamp = core.clock()
-        if core.sinks:
-            core.emit(
-                LifecycleEvent(
-                    mission_session_id=state.session_id,
-                    action="start",
-                    status="pending",
-                    timestamp=timestamp,
-                )
-            )
+        core.audit(
+            LifecycleEvent,
+            mission_session_id=state.session_id,
+            action="start",
+            status="pending",
+        )
         return Session(core, state.session_id)
 
     def build_state(self, **spec: Any) -> SessionState:

@@ -38,11 +38,15 @@ class MissionCore:
     script_runner: Callable[[], Any]
     logger: logging.Logger = attrs.field(factory=lambda: logging.getLogger("missionkit"))
 
-    def emit(self, event: AuditEvent) -> None:
+    def audit(self, event_type: Callable[..., AuditEvent], /, **fields: Any) -> None:
         """
-        Deliver an event to every sink (failures logged and skipped).
+        Build one event stamped with the clock and deliver it to every sink, in order.
+
+        A failing sink is logged and skipped. Without sinks nothing is built and the
+        clock is not read.
         """
-        deliver(self.sinks, event, self.logger)
+        if self.sinks:
+            deliver(self.sinks, event_type(timestamp=self.clock(), **fields), self.logger)
 
     def runnable(self, allowlist: Sequence[str]) -> tuple[str, ...]:
         """

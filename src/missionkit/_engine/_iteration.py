@@ -119,17 +119,14 @@ async def _finish(
         lessons = await final_lessons(core, env.rt, header, history, now)
         report = build_report(header, history, ended_at=now, lessons=lessons)
     ref.commit(cache, header, (iteration,), report)
-    if core.sinks:
-        core.emit(
-            VerdictEvent(
-                mission_session_id=state.session_id,
-                iteration_index=iteration.iteration_index,
-                verdict=iteration.verdict or "",
-                verdict_reason=iteration.verdict_reason or "",
-                timestamp=core.clock(),
-                revision_rationale=iteration.revision_rationale,
-            )
-        )
+    core.audit(
+        VerdictEvent,
+        mission_session_id=state.session_id,
+        iteration_index=iteration.iteration_index,
+        verdict=iteration.verdict or "",
+        verdict_reason=iteration.verdict_reason or "",
+        revision_rationale=iteration.revision_rationale,
+    )
     return iteration
 
 
@@ -191,18 +188,15 @@ def _fail(
         )
         original.add_note(f"missionkit: saving the failed iteration also failed: {save_error!r}")
         return original
-    if core.sinks:
-        core.emit(
-            LifecycleEvent(
-                mission_session_id=state.session_id,
-                action="fail",
-                status="failed",
-                timestamp=core.clock(),
-                previous_status=state.status,
-                iteration_index=iteration.iteration_index,
-                error_message=exception_text(original, TEXT_LIMIT),
-            )
-        )
+    core.audit(
+        LifecycleEvent,
+        mission_session_id=state.session_id,
+        action="fail",
+        status="failed",
+        previous_status=state.status,
+        iteration_index=iteration.iteration_index,
+        error_message=exception_text(original, TEXT_LIMIT),
+    )
     return original
 
 

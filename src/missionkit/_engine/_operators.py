@@ -65,18 +65,14 @@ def _fold_pause(state: SessionState, now: datetime) -> SessionState:
 
 def _emit(ref: SessionRef, action: str, status: str, previous: str, **extra: Any) -> None:
     core = ref.core
-    timestamp = core.clock()
-    if core.sinks:
-        core.emit(
-            LifecycleEvent(
-                mission_session_id=ref.session_id,
-                action=action,
-                status=status,
-                timestamp=timestamp,
-                previous_status=previous,
-                **extra,
-            )
-        )
+    core.audit(
+        LifecycleEvent,
+        mission_session_id=ref.session_id,
+        action=action,
+        status=status,
+        previous_status=previous,
+        **extra,
+    )
 
 
 async def _finalize(ref: SessionRef, rt: Runtime, verdict: Verdict, action: str) -> FinalReport:

@@ -164,7 +164,7 @@ def _succeeded(
     ended = core.clock()
     record = PhaseRecord(phase, "succeeded", started, ended)  # type: ignore[arg-type]
     draft.phases.append(record)
-    if core.sinks:
+    if core.sinks:  # hot path: without sinks, do not even pack the event's fields
         _emit_phase(
             core, session_id, draft.iteration_index, phase, "succeeded", started, ended, None
         )
@@ -200,15 +200,13 @@ def _emit_phase(
     ended: datetime,
     error: str | None,
 ) -> None:
-    core.emit(
-        PhaseEvent(
-            mission_session_id=session_id,
-            iteration_index=index,
-            phase=phase,
-            phase_status=status,
-            phase_started_at=started,
-            phase_ended_at=ended,
-            timestamp=core.clock(),
-            error_message=error,
-        )
+    core.audit(
+        PhaseEvent,
+        mission_session_id=session_id,
+        iteration_index=index,
+        phase=phase,
+        phase_status=status,
+        phase_started_at=started,
+        phase_ended_at=ended,
+        error_message=error,
     )

@@ -15,23 +15,6 @@ from missionkit.models import Strategy
 __all__ = ["final_lessons", "revise_strategy"]
 
 
-def _emit(
-    core: Any, session_id: str, purpose: str, status: str, backend: str, **extra: Any
-) -> None:
-    timestamp = core.clock()
-    if core.sinks:
-        core.emit(
-            SamplingEvent(
-                mission_session_id=session_id,
-                sampling_purpose=purpose,
-                sampling_status=status,
-                sampling_backend=backend,
-                timestamp=timestamp,
-                **extra,
-            )
-        )
-
-
 async def revise_strategy(env: IterationEnv, now: datetime) -> Strategy | None:
     """
     Consult the sampler for the next strategy; record the outcome on the draft.
@@ -41,12 +24,12 @@ async def revise_strategy(env: IterationEnv, now: datetime) -> Strategy | None:
     if core.sampler is None:
         draft.sampling_status = "disabled"
         draft.sampling_rejection_reason = "no_backend_resolved"
-        _emit(
-            core,
-            env.state.session_id,
-            "strategy_revision",
-            "disabled",
-            "none",
+        core.audit(
+            SamplingEvent,
+            mission_session_id=env.state.session_id,
+            sampling_purpose="strategy_revision",
+            sampling_status="disabled",
+            sampling_backend="none",
             iteration_index=draft.iteration_index,
             validation_error="no_backend_resolved",
         )

@@ -50,21 +50,17 @@ def _remaining(state: SessionState, now: datetime, index: int) -> tuple[int | No
 def _emit(
     core: MissionCore, state: SessionState, result: SamplingResult[Any], **extra: Any
 ) -> None:
-    timestamp = core.clock()
-    if core.sinks:
-        core.emit(
-            SamplingEvent(
-                mission_session_id=state.session_id,
-                sampling_purpose=result.purpose,
-                sampling_status=result.status,
-                sampling_backend=result.backend,
-                timestamp=timestamp,
-                sampling_model_id=result.model_id,
-                model_output_bytes=result.output_bytes,
-                validation_error=result.validation_error,
-                **extra,
-            )
-        )
+    core.audit(
+        SamplingEvent,
+        mission_session_id=state.session_id,
+        sampling_purpose=result.purpose,
+        sampling_status=result.status,
+        sampling_backend=result.backend,
+        sampling_model_id=result.model_id,
+        model_output_bytes=result.output_bytes,
+        validation_error=result.validation_error,
+        **extra,
+    )
 
 
 def _status_map(state: SessionState, iterations: Sequence[Iteration]) -> dict[str, Any]:

@@ -50,19 +50,15 @@ async def execute_script(env: IterationEnv, script: str) -> None:
     in_loop = AsyncRuntime()
 
     def audit(record: ToolCallRecord) -> None:
-        timestamp = core.clock()
-        if core.sinks:
-            core.emit(
-                ScriptCallEvent(
-                    mission_session_id=state.session_id,
-                    iteration_index=draft.iteration_index,
-                    tool_name=record.tool_name,
-                    tool_status=record.status,
-                    duration_ms=record.duration_ms,
-                    timestamp=timestamp,
-                    error_message=record.error_message,
-                )
-            )
+        core.audit(
+            ScriptCallEvent,
+            mission_session_id=state.session_id,
+            iteration_index=draft.iteration_index,
+            tool_name=record.tool_name,
+            tool_status=record.status,
+            duration_ms=record.duration_ms,
+            error_message=record.error_message,
+        )
 
     async def call_tool(name: str, args: dict[str, Any]) -> Any:
         if name not in allowed:
