@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from missionkit._engine._core import MissionCore
@@ -73,5 +74,5 @@ async def dispatch(
     return ToolCallRecord(tool_name, record_args, "ok", result_summary(safe), duration), safe
 
 
-def _duration_ms(started: Any, ended: Any) -> int:
-    return max(0, math.floor((ended - started).total_seconds() * 1000))  # type: ignore[no-any-return]
+def _duration_ms(started: datetime, ended: datetime) -> int:
+    return max(0, math.floor((ended - started).total_seconds() * 1000))

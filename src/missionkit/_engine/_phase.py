@@ -27,7 +27,6 @@ class Draft:
         "checkpoint_evaluated",
         "criteria_evaluation",
         "ended_at",
-        "failed_phase",
         "iteration_index",
         "no_progress_counter",
         "observation",
@@ -74,7 +73,6 @@ class Draft:
         self.sampling_rejection_reason: str | None = None
         self.sampling_output: Any = None
         self.sampling_rationale: str | None = None
-        self.failed_phase: str | None = None
 
     def freeze(self) -> Iteration:
         """
@@ -182,7 +180,6 @@ def _failed(
     message = exception_text(exc, TEXT_LIMIT)
     record = PhaseRecord(phase, "failed", started, ended, message)  # type: ignore[arg-type]
     draft.phases.append(record)
-    draft.failed_phase = phase
     if core.sinks:
         _emit_phase(
             core, session_id, draft.iteration_index, phase, "failed", started, ended, message

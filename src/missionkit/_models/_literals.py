@@ -40,7 +40,6 @@ SAMPLING_MODES = ("after_adjust", "every_iteration")
 NON_FINITE_POLICIES = ("inconclusive", "unmet", "terminate")
 MIN_DELTA_MODES = ("abs", "rel")
 SCRIPT_LIMIT_KINDS = ("wall_time", "memory")
-CRITERION_KINDS = ("event", "metric_threshold", "metric_trend", "predicate", "tool_call_succeeded")
 
 
 def _cut200(value: str | None) -> str | None:
