@@ -34,6 +34,24 @@ MAX_DEPTH = 100
 # Built once: json.dumps with non-default options constructs an encoder per call.
 # The encoder keeps no state between calls.
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+# The C encoder behind _COMPACT.encode, built once instead of on every call.
+# Without the cycle markers a cycle ends in RecursionError, which compact_json
+# turns into _COMPACT's own error. The pure-Python fallback keeps the same output.
+_compact_chunks: Any = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None,
+        _COMPACT.default,
+        json.encoder.encode_basestring,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    else lambda value, level: _COMPACT.iterencode(value)
+)
 _VIEWS: tuple[type[Any], ...] = (type({}.keys()), type({}.values()), type({}.items()))
 _UTC = _dt.UTC
 
@@ -113,7 +131,11 @@ def compact_json(value: Any) -> str:
     """
     Compact JSON text with Python's non-finite extensions, as used for size caps.
     """
-    return _COMPACT.encode(value)
+    try:
+        return "".join(_compact_chunks(value, 0))
+    except RecursionError:
+        # Deep or cyclic input: let the checking encoder raise its own error.
+        return _COMPACT.encode(value)
 
 
 def _convert(value: Any, depth: int, active: set[int]) -> Any:

@@ -4,7 +4,11 @@ What a `Session` handle caches: the stored header, the iterations and the view.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from missionkit._engine._view import CumulativeView
+from missionkit._engine.criteria import Evaluators, compile_evaluators
 from missionkit.models import Iteration, SessionState
 
 __all__ = ["VIEW_READERS", "SessionCache"]
@@ -21,7 +25,7 @@ class SessionCache:
     header and the iterations after the cached count.
     """
 
-    __slots__ = ("header", "iterations", "view")
+    __slots__ = ("_compiled", "_compiled_for", "header", "iterations", "view")
 
     def __init__(self, header: SessionState, iterations: list[Iteration]) -> None:
         self.header = header
@@ -29,6 +33,17 @@ class SessionCache:
         self.view = CumulativeView(enabled=any(c.kind in VIEW_READERS for c in header.criteria))
         for iteration in iterations:
             self.view.add(iteration)
+        self._compiled_for: Sequence[Any] | None = None
+        self._compiled: Evaluators = ()
+
+    def evaluators(self, criteria: Sequence[Any]) -> Evaluators:
+        """
+        The compiled evaluators of *criteria*, recompiled only when the criteria change.
+        """
+        if criteria is not self._compiled_for:
+            self._compiled = compile_evaluators(criteria)
+            self._compiled_for = criteria
+        return self._compiled
 
     def extend(self, iterations: list[Iteration]) -> None:
         """

@@ -63,7 +63,7 @@ def _repeating(state: SessionState, stored: Sequence[Iteration], iteration: Iter
 
 
 def _new_errors(stored: Sequence[Iteration], iteration: Iteration) -> bool:
-    if not stored:
+    if not stored or iteration.observation is None or not iteration.observation.errors:
         return False
     current = error_signatures(iteration)
     if not current:
@@ -116,10 +116,13 @@ def _paired(state: SessionState, iteration: Iteration) -> list[tuple[Any, Any]]:
     """
     results = iteration.criteria_evaluation
     criteria = state.criteria
-    if len(results) == len(criteria) and all(
-        c.criterion_id == r.criterion_id for c, r in zip(criteria, results, strict=True)
-    ):
-        return list(zip(criteria, results, strict=True))
+    if len(results) == len(criteria):
+        pairs = list(zip(criteria, results, strict=True))
+        for criterion, result in pairs:
+            if criterion.criterion_id != result.criterion_id:
+                break
+        else:
+            return pairs
     by_id = {r.criterion_id: r for r in results}
     return [(c, by_id.get(c.criterion_id)) for c in criteria]
 
@@ -134,13 +137,27 @@ def _all_required_met(pairs: list[tuple[Any, Any]]) -> bool:
 
 
 def _non_finite_terminate(pairs: list[tuple[Any, Any]]) -> bool:
-    return any(
-        result is not None
-        and getattr(criterion, "on_non_finite", None) == "terminate"
-        and isinstance(result.evidence, str)
-        and result.evidence.startswith("non_finite:")
-        for criterion, result in pairs
-    )
+    for criterion, result in pairs:
+        if (
+            result is not None
+            and getattr(criterion, "on_non_finite", None) == "terminate"
+            and isinstance(result.evidence, str)
+            and result.evidence.startswith("non_finite:")
+        ):
+            return True
+    return False
+
+
+# Verdicts are immutable: one instance per outcome of the cascade.
+_SCRIPT_LIMIT = Verdict("terminate", "script_limit")
+_CRITERIA_MET = Verdict("complete", "criteria_met")
+_NON_FINITE = Verdict("terminate", "non_finite")
+_MAX_ITERATIONS = Verdict("terminate", "max_iterations")
+_MAX_WALL_CLOCK = Verdict("terminate", "max_wall_clock")
+_NO_PROGRESS = Verdict("terminate", "no_progress")
+_CADENCE_SKIP = Verdict("continue", "cadence_skip")
+_UNPRODUCTIVE = Verdict("adjust", "heuristic_unproductive")
+_IN_PROGRESS = Verdict("continue", "in_progress")
 
 
 def decide(
@@ -163,23 +180,23 @@ def decide(
     history = state_before.iterations if stored is None else stored
     budget = state_before.budget
     if iteration.sandbox_terminated_reason is not None:
-        return Verdict("terminate", "script_limit")
+        return _SCRIPT_LIMIT
     pairs = _paired(state_before, iteration) if iteration.checkpoint_evaluated else []
     if iteration.checkpoint_evaluated and _all_required_met(pairs):
-        return Verdict("complete", "criteria_met")
+        return _CRITERIA_MET
     if pairs and _non_finite_terminate(pairs):
-        return Verdict("terminate", "non_finite")
+        return _NON_FINITE
     if budget.max_iterations != -1 and iteration.iteration_index + 1 >= budget.max_iterations:
-        return Verdict("terminate", "max_iterations")
+        return _MAX_ITERATIONS
     if (
         budget.max_wall_clock_seconds != -1
         and state_before.active_seconds(now) >= budget.max_wall_clock_seconds
     ):
-        return Verdict("terminate", "max_wall_clock")
+        return _MAX_WALL_CLOCK
     if iteration.no_progress_counter >= state_before.stagnation_threshold:
-        return Verdict("terminate", "no_progress")
+        return _NO_PROGRESS
     if not iteration.checkpoint_evaluated:
-        return Verdict("continue", "cadence_skip")
+        return _CADENCE_SKIP
     if adjust_clause(state_before, history, iteration) is not None:
-        return Verdict("adjust", "heuristic_unproductive")
-    return Verdict("continue", "in_progress")
+        return _UNPRODUCTIVE
+    return _IN_PROGRESS

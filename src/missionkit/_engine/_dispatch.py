@@ -13,10 +13,13 @@ from missionkit._engine._core import MissionCore
 from missionkit._engine._observation import result_summary
 from missionkit._engine._runtime import Runtime
 from missionkit._jsonsafe import to_json_data
+from missionkit._models._trusted import trusted_constructor
 from missionkit._text import TEXT_LIMIT, exception_text
 from missionkit.models import ToolCallRecord
 
 __all__ = ["dispatch", "effective_timeout"]
+
+_new_record = trusted_constructor(ToolCallRecord)
 
 
 def effective_timeout(
@@ -71,7 +74,7 @@ async def dispatch(
         return _failed(tool_name, record_args, exception_text(exc, TEXT_LIMIT), duration), None
     duration = _duration_ms(started, clock())
     safe = to_json_data(value)
-    return ToolCallRecord(tool_name, record_args, "ok", result_summary(safe), duration), safe
+    return _new_record(tool_name, record_args, "ok", result_summary(safe), duration, None), safe
 
 
 def _duration_ms(started: datetime, ended: datetime) -> int:

@@ -30,6 +30,7 @@ from missionkit._engine.phases._execute import execute
 from missionkit._engine.phases._observe import observe as observe_phase
 from missionkit._engine.phases._propose import propose as propose_phase
 from missionkit._jsonsafe import to_json_data
+from missionkit._models._trusted import trusted_evolver
 from missionkit._text import TEXT_LIMIT, exception_text
 from missionkit.audit import LifecycleEvent, VerdictEvent
 from missionkit.errors import ProposeNoToolAvailable
@@ -43,6 +44,20 @@ from missionkit.models import (
 )
 
 __all__ = ["observe_iteration", "propose_only", "step_iteration"]
+
+#: The header after a non-terminal commit: the fields §6.9 sets on every iteration.
+_running_header = trusted_evolver(
+    SessionState,
+    (
+        "revision",
+        "status",
+        "no_progress_counter",
+        "criterion_progress",
+        "last_checkpoint_at",
+        "pending_proposal",
+        "updated_at",
+    ),
+)
 
 Body = Callable[[datetime], Coroutine[Any, Any, None]]
 
@@ -96,22 +111,32 @@ async def _finish(
     draft.ended_at = now
     state = env.state
     terminal = draft.verdict in ("complete", "terminate")
-    changes: dict[str, Any] = {
-        "revision": state.revision + 1,
-        "status": "running",
-        "no_progress_counter": draft.no_progress_counter,
-        "criterion_progress": env.criterion_progress,
-        "last_checkpoint_at": env.last_checkpoint_at,
-        "pending_proposal": None,
-        "updated_at": now,
-    }
     if terminal:
-        changes["status"] = "completed" if draft.verdict == "complete" else "terminated"
-        changes["ended_at"] = now
-        changes["final_verdict"] = draft.verdict
-        changes["final_verdict_reason"] = draft.verdict_reason
-        changes["paused_at"] = None
-    header = evolve_state(state, **changes)
+        header = evolve_state(
+            state,
+            revision=state.revision + 1,
+            status="completed" if draft.verdict == "complete" else "terminated",
+            no_progress_counter=draft.no_progress_counter,
+            criterion_progress=env.criterion_progress,
+            last_checkpoint_at=env.last_checkpoint_at,
+            pending_proposal=None,
+            updated_at=now,
+            ended_at=now,
+            final_verdict=draft.verdict,
+            final_verdict_reason=draft.verdict_reason,
+            paused_at=None,
+        )
+    else:
+        header = _running_header(
+            state,
+            state.revision + 1,
+            "running",
+            draft.no_progress_counter,
+            env.criterion_progress,
+            env.last_checkpoint_at,
+            None,
+            now,
+        )
     iteration = draft.freeze()
     report = None
     if terminal:

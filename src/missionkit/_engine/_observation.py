@@ -13,11 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from missionkit._jsonsafe import cap, compact_json, truncation_marker
+from missionkit._models._trusted import trusted_constructor
 from missionkit.models import Observation, ToolCallRecord
 
 __all__ = ["ObservationBuilder", "result_summary"]
 
 _MARKERS = ("_status", "tool_name")
+_new_observation = trusted_constructor(Observation)
 
 
 def _json_type(value: Any) -> str:
@@ -139,11 +141,11 @@ class ObservationBuilder:
         """
         Freeze the observation.
         """
-        return Observation(
-            tool_results=tuple(self.tool_results),
-            metrics=self.metrics,
-            events=tuple(self.events),
-            errors=tuple(self.errors),
-            phase_started_at=self.started_at,
-            phase_ended_at=ended_at,
+        return _new_observation(
+            tuple(self.tool_results),
+            self.metrics,
+            tuple(self.events),
+            tuple(self.errors),
+            self.started_at,
+            ended_at,
         )

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from missionkit._engine._core import MissionCore
+from missionkit._models._trusted import trusted_constructor
 from missionkit._text import TEXT_LIMIT, exception_text
 from missionkit.audit import PhaseEvent
 from missionkit.models import Iteration, PhaseRecord
@@ -16,6 +17,9 @@ from missionkit.models import Iteration, PhaseRecord
 __all__ = ["Draft", "PhaseFailed", "run_phase"]
 
 T = TypeVar("T")
+
+_new_iteration = trusted_constructor(Iteration)
+_new_phase_record = trusted_constructor(PhaseRecord)
 
 
 class Draft:
@@ -78,30 +82,32 @@ class Draft:
         """
         Build the immutable `Iteration`.
         """
-        return Iteration(
-            iteration_index=self.iteration_index,
-            status=self.status,  # type: ignore[arg-type]
-            started_at=self.started_at,
-            ended_at=self.ended_at,
-            phases=tuple(self.phases),
-            strategy=self.strategy,
-            strategy_source=self.strategy_source,  # type: ignore[arg-type]
-            tool_calls=self.tool_calls,
-            script_call_log=self.script_call_log,
-            script_error=self.script_error,
-            sandbox_terminated_reason=self.sandbox_terminated_reason,  # type: ignore[arg-type]
-            observation=self.observation,
-            criteria_evaluation=self.criteria_evaluation,
-            checkpoint_evaluated=self.checkpoint_evaluated,
-            progress=self.progress,
-            no_progress_counter=self.no_progress_counter,
-            verdict=self.verdict,  # type: ignore[arg-type]
-            verdict_reason=self.verdict_reason,
-            revision_rationale=self.revision_rationale,
-            sampling_status=self.sampling_status,  # type: ignore[arg-type]
-            sampling_rejection_reason=self.sampling_rejection_reason,
-            sampling_output=self.sampling_output,
-            sampling_rationale=self.sampling_rationale,
+        # Every text on the draft is already cut to 200 characters by the code
+        # that set it, so the trusted constructor's missing converter is moot.
+        return _new_iteration(
+            self.iteration_index,
+            self.status,
+            self.started_at,
+            self.ended_at,
+            tuple(self.phases),
+            self.strategy,
+            self.strategy_source,
+            self.tool_calls,
+            self.script_call_log,
+            self.script_error,
+            self.sandbox_terminated_reason,
+            self.observation,
+            self.criteria_evaluation,
+            self.checkpoint_evaluated,
+            self.progress,
+            self.no_progress_counter,
+            self.verdict,
+            self.verdict_reason,
+            self.revision_rationale,
+            self.sampling_status,
+            self.sampling_rejection_reason,
+            self.sampling_output,
+            self.sampling_rationale,
         )
 
 
@@ -160,8 +166,7 @@ def _succeeded(
     core: MissionCore, session_id: str, draft: Draft, phase: str, started: datetime
 ) -> None:
     ended = core.clock()
-    record = PhaseRecord(phase, "succeeded", started, ended)  # type: ignore[arg-type]
-    draft.phases.append(record)
+    draft.phases.append(_new_phase_record(phase, "succeeded", started, ended, None))
     if core.sinks:  # hot path: without sinks, do not even pack the event's fields
         _emit_phase(
             core, session_id, draft.iteration_index, phase, "succeeded", started, ended, None

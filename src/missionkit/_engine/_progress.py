@@ -10,6 +10,8 @@ from missionkit.models import CriterionProgress, MetricThresholdCriterion
 
 __all__ = ["ProgressUpdate", "distance", "update_progress"]
 
+_NEVER = CriterionProgress()
+
 
 def distance(op: str, value: float, target: float) -> float | None:
     """
@@ -71,15 +73,15 @@ def update_progress(
         first_evaluated: Whether this is the session's first evaluated iteration.
     """
     progress = False
-    after: dict[str, CriterionProgress] = dict(before)
-    default = CriterionProgress()
+    # Copied on the first change only: most iterations change nothing.
+    after: dict[str, CriterionProgress] | None = None
     for criterion, status, value in zip(criteria, statuses, values, strict=True):
         cid: str = criterion.criterion_id  # type: ignore[attr-defined]
-        old = before.get(cid) or default
+        old = before.get(cid) or _NEVER
         met = status == "met"
         required: bool = criterion.required  # type: ignore[attr-defined]
         best = old.best_value
-        if isinstance(criterion, MetricThresholdCriterion) and value is not None:
+        if value is not None and isinstance(criterion, MetricThresholdCriterion):
             if best is None:
                 best = value
             elif value != best and _improves(criterion, value, best):
@@ -90,7 +92,11 @@ def update_progress(
             progress = True
         ever_met = old.ever_met or met
         if ever_met != old.ever_met or best != old.best_value:
+            if after is None:
+                after = dict(before)
             after[cid] = CriterionProgress(ever_met, best)
+    if after is None:
+        after = before if type(before) is dict else dict(before)
     if progress or first_evaluated:
         new_counter = 0
     else:

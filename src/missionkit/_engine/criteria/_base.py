@@ -8,28 +8,44 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import attrs
-
-from missionkit._engine._view import CumulativeView
+from missionkit._engine._view import CumulativeView, LazyObservationJSON
+from missionkit.models import Observation
 
 __all__ = ["EvaluationInput", "Outcome", "apply_non_finite", "is_non_finite"]
 
 
-@attrs.define
 class EvaluationInput:
     """
-    The data of one evaluated iteration.
+    The data of one evaluated iteration, each form built on first use.
 
     Attributes:
-        observation: The current observation's JSON form.
-        view: The cumulative view (staged on first use, then cached).
+        metrics: The current observation's merged metrics.
         cumulative: The session's cumulative bookkeeping.
     """
 
-    observation: dict[str, Any]
-    cumulative: CumulativeView
-    _make_view: Callable[[], dict[str, Any]]
-    _view: dict[str, Any] | None = None
+    __slots__ = ("_make_view", "_obs", "_observation", "_view", "cumulative", "metrics")
+
+    def __init__(
+        self,
+        observation: Observation,
+        cumulative: CumulativeView,
+        make_view: Callable[[], dict[str, Any]],
+    ) -> None:
+        self._obs = observation
+        self.metrics = observation.metrics
+        self.cumulative = cumulative
+        self._make_view = make_view
+        self._observation: dict[str, Any] | None = None
+        self._view: dict[str, Any] | None = None
+
+    @property
+    def observation(self) -> dict[str, Any]:
+        """
+        The current observation's JSON form (timestamps formatted on lookup).
+        """
+        if self._observation is None:
+            self._observation = LazyObservationJSON(self._obs)
+        return self._observation
 
     @property
     def view(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -13,10 +14,9 @@ from missionkit._engine.criteria._base import (
     EvaluationInput,
     Outcome,
     apply_non_finite,
-    is_non_finite,
 )
 
-__all__ = ["OPERATORS", "evaluate_metric_threshold", "resolve_path"]
+__all__ = ["OPERATORS", "evaluate_metric_threshold", "resolve_path", "threshold_evaluator"]
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -59,12 +59,39 @@ def evaluate_metric_threshold(criterion: Any, data: EvaluationInput) -> Outcome:
     """
     Evaluate a `MetricThresholdCriterion` on the current observation.
     """
-    value = resolve_path(data.observation, criterion.metric_path)
-    if value is _MISSING:
-        return Outcome("inconclusive", "metric_path_missing:" + repr(criterion.metric))
-    if type(value) not in (int, float):
-        return Outcome("inconclusive", value)
-    if is_non_finite(value):
-        return apply_non_finite(criterion.on_non_finite, value)
-    met = OPERATORS[criterion.op](value, criterion.target)
-    return Outcome("met" if met else "unmet", value, float(value))
+    return threshold_evaluator(criterion)(data)
+
+
+def threshold_evaluator(criterion: Any) -> Callable[[EvaluationInput], Outcome]:
+    """
+    `evaluate_metric_threshold` specialised to *criterion* (same outcomes).
+
+    Paths under ``metrics`` start from the observation's metrics dict, so the
+    observation's JSON form is never built for them.
+    """
+    path: tuple[str, ...] = criterion.metric_path
+    in_metrics = path[0] == "metrics"
+    rest = path[1:] if in_metrics else path
+    key = rest[0] if in_metrics and len(rest) == 1 else None
+    compare = OPERATORS[criterion.op]
+    target = criterion.target
+    policy = criterion.on_non_finite
+    missing = Outcome("inconclusive", "metric_path_missing:" + repr(criterion.metric))
+    isfinite = math.isfinite
+
+    def run(data: EvaluationInput) -> Outcome:
+        if not in_metrics:
+            value = resolve_path(data.observation, rest)
+        elif key is not None and type(data.metrics) is dict:
+            value = data.metrics.get(key, _MISSING)
+        else:
+            value = resolve_path(data.metrics, rest)
+        cls = type(value)
+        if cls is float:
+            if not isfinite(value):
+                return apply_non_finite(policy, value)
+        elif cls is not int:
+            return missing if value is _MISSING else Outcome("inconclusive", value)
+        return Outcome("met" if compare(value, target) else "unmet", value, float(value))
+
+    return run

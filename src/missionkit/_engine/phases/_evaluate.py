@@ -9,12 +9,14 @@ from datetime import datetime
 from missionkit._engine._cadence import is_on_cadence
 from missionkit._engine._env import IterationEnv
 from missionkit._engine._progress import update_progress
-from missionkit._engine._view import LazyObservationJSON
-from missionkit._engine.criteria import EvaluationInput, evaluate
+from missionkit._engine.criteria import EvaluationInput
 from missionkit._jsonsafe import cap
+from missionkit._models._trusted import trusted_constructor
 from missionkit.models import CriterionResult
 
 __all__ = ["evaluate_criteria"]
+
+_new_result = trusted_constructor(CriterionResult)
 
 
 def evaluate_criteria(env: IterationEnv, started: datetime) -> None:
@@ -37,28 +39,17 @@ def evaluate_criteria(env: IterationEnv, started: datetime) -> None:
         return
     env.last_checkpoint_at = started
     view = env.cache.view
-    data = EvaluationInput(
-        LazyObservationJSON(observation),
-        view,
-        lambda: view.stage(observation),
-    )
+    data = EvaluationInput(observation, view, lambda: view.stage(observation))
     evaluated_at = env.core.clock()
     limit = env.core.limits.evidence_bytes
     results = []
     statuses = []
     values = []
-    for criterion in state.criteria:
-        outcome = evaluate(criterion, data)
-        results.append(
-            CriterionResult(
-                criterion.criterion_id,
-                outcome.status,  # type: ignore[arg-type]
-                cap(outcome.evidence, limit),
-                evaluated_at,
-            )
-        )
-        statuses.append(outcome.status)
-        values.append(outcome.value)
+    for criterion_id, run in env.cache.evaluators(state.criteria):
+        status, evidence, value = run(data)
+        results.append(_new_result(criterion_id, status, cap(evidence, limit), evaluated_at))
+        statuses.append(status)
+        values.append(value)
     update = update_progress(
         state.criteria,
         statuses,
