@@ -230,7 +230,9 @@ def _plain(value: Any, depth: int) -> Any:
         for k, v in value.items():
             if type(k) is not str:
                 raise _NotPlain
-            out[k] = _plain(v, depth + 1)
+            # Strings and floats inline: most leaves of a tool result are.
+            item = type(v)
+            out[k] = v if item is float or item is str else _plain(v, depth + 1)
         return out
     if cls is list:
         return [_plain(v, depth + 1) for v in value]

@@ -4,9 +4,8 @@ Running one tool call (SPEC §6.4).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from missionkit._engine._core import MissionCore
@@ -20,6 +19,7 @@ from missionkit.models import ToolCallRecord
 __all__ = ["dispatch", "effective_timeout"]
 
 _new_record = trusted_constructor(ToolCallRecord)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def effective_timeout(
@@ -64,7 +64,11 @@ async def dispatch(
             f"LookupError: tool {tool_name!r} is external; report its result with Session.observe()"
         )
         return _failed(tool_name, record_args, message), None
-    timeout = effective_timeout(core, tool.timeout, remaining)
+    timeout = tool.timeout
+    if timeout is None and core.tool_timeout is None and remaining is None:
+        pass  # the usual case needs no arithmetic
+    else:
+        timeout = effective_timeout(core, timeout, remaining)
     clock = core.clock
     started = clock()
     try:
@@ -72,10 +76,10 @@ async def dispatch(
     except Exception as exc:
         duration = _duration_ms(started, clock())
         return _failed(tool_name, record_args, exception_text(exc, TEXT_LIMIT), duration), None
-    duration = _duration_ms(started, clock())
+    duration = max(0, (clock() - started) // _MILLISECOND)
     safe = to_json_data(value)
     return _new_record(tool_name, record_args, "ok", result_summary(safe), duration, None), safe
 
 
 def _duration_ms(started: datetime, ended: datetime) -> int:
-    return max(0, math.floor((ended - started).total_seconds() * 1000))
+    return max(0, (ended - started) // _MILLISECOND)

@@ -144,14 +144,15 @@ async def _finish(
         lessons = await final_lessons(core, env.rt, header, history, now)
         report = build_report(header, history, ended_at=now, lessons=lessons)
     ref.commit(cache, header, (iteration,), report)
-    core.audit(
-        VerdictEvent,
-        mission_session_id=state.session_id,
-        iteration_index=iteration.iteration_index,
-        verdict=iteration.verdict or "",
-        verdict_reason=iteration.verdict_reason or "",
-        revision_rationale=iteration.revision_rationale,
-    )
+    if core.sinks:
+        core.audit(
+            VerdictEvent,
+            mission_session_id=state.session_id,
+            iteration_index=iteration.iteration_index,
+            verdict=iteration.verdict or "",
+            verdict_reason=iteration.verdict_reason or "",
+            revision_rationale=iteration.revision_rationale,
+        )
     return iteration
 
 

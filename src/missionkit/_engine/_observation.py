@@ -40,7 +40,7 @@ def result_summary(value: Any) -> dict[str, Any]:
     """
     ``{"type", "bytes", "keys" | "length"}`` of a JSON-safe result (SPEC §3.6).
     """
-    kind = _json_type(value)
+    kind = "object" if type(value) is dict else _json_type(value)
     summary: dict[str, Any] = {
         "type": kind,
         "bytes": len(compact_json(value).encode("utf-8", "surrogatepass")),
@@ -59,9 +59,8 @@ def annotate(record: ToolCallRecord, value: Any, limit: int) -> dict[str, Any]:
     entry: dict[str, Any]
     if isinstance(value, dict):
         entry = dict(value)
-        shadowed = {key: entry.pop(key) for key in _MARKERS if key in entry}
-        if shadowed:
-            entry["_shadowed"] = shadowed
+        if "_status" in entry or "tool_name" in entry:
+            entry["_shadowed"] = {key: entry.pop(key) for key in _MARKERS if key in entry}
         entry["_status"] = record.status
         entry["tool_name"] = record.tool_name
     else:
@@ -116,8 +115,11 @@ class ObservationBuilder:
         """
         if isinstance(metrics, dict):
             limit = self.limit
+            merged = self.metrics
+            # Floats (the usual metric) fit any cap of 24 bytes or more.
+            floats_fit = limit >= 24
             for key, value in metrics.items():
-                self.metrics[key] = cap(value, limit)
+                merged[key] = value if floats_fit and type(value) is float else cap(value, limit)
         if isinstance(events, list):
             self.add_events(events)
 

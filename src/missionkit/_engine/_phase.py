@@ -139,7 +139,10 @@ async def run_phase(
         result = await body(started)
     except Exception as exc:
         raise _failed(core, session_id, draft, phase, started, exc) from exc
-    _succeeded(core, session_id, draft, phase, started)
+    ended = core.clock()
+    draft.phases.append(_new_phase_record(phase, "succeeded", started, ended, None))
+    if core.sinks:  # hot path: without sinks, do not even pack the event's fields
+        _emit_phase(core, session_id, draft.iteration_index, phase, "succeeded", started, ended)
     return result
 
 
@@ -159,18 +162,10 @@ def run_sync_phase(
         body(env, started)
     except Exception as exc:
         raise _failed(core, session_id, draft, phase, started, exc) from exc
-    _succeeded(core, session_id, draft, phase, started)
-
-
-def _succeeded(
-    core: MissionCore, session_id: str, draft: Draft, phase: str, started: datetime
-) -> None:
     ended = core.clock()
     draft.phases.append(_new_phase_record(phase, "succeeded", started, ended, None))
-    if core.sinks:  # hot path: without sinks, do not even pack the event's fields
-        _emit_phase(
-            core, session_id, draft.iteration_index, phase, "succeeded", started, ended, None
-        )
+    if core.sinks:
+        _emit_phase(core, session_id, draft.iteration_index, phase, "succeeded", started, ended)
 
 
 def _failed(
@@ -200,7 +195,7 @@ def _emit_phase(
     status: str,
     started: datetime,
     ended: datetime,
-    error: str | None,
+    error: str | None = None,
 ) -> None:
     core.audit(
         PhaseEvent,

@@ -77,8 +77,12 @@ def update_progress(
     after: dict[str, CriterionProgress] | None = None
     for criterion, status, value in zip(criteria, statuses, values, strict=True):
         cid: str = criterion.criterion_id  # type: ignore[attr-defined]
-        old = before.get(cid) or _NEVER
         met = status == "met"
+        old = before.get(cid)
+        if old is None:
+            old = _NEVER
+        elif not met and (value is None or value == old.best_value):
+            continue  # the usual iteration: nothing new to record
         required: bool = criterion.required  # type: ignore[attr-defined]
         best = old.best_value
         if value is not None and isinstance(criterion, MetricThresholdCriterion):

@@ -29,6 +29,9 @@ T = TypeVar("T")
 
 __all__ = ["AsyncRuntime", "Runtime", "SyncRuntime", "run_sync"]
 
+#: Exact types of what tools usually return; none of them is awaitable.
+_NOT_AWAITABLE = frozenset({dict, list, str, int, float, bool, type(None)})
+
 
 class _Box:
     """
@@ -115,7 +118,7 @@ class SyncRuntime(Runtime):
             if box.error is not None:
                 raise box.error
             result = box.value
-        if inspect.isawaitable(result):
+        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
             return await self.wait(result, timeout, what)
         return result
 

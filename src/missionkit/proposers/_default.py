@@ -4,9 +4,10 @@ The deterministic default proposer (SPEC §7.3).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
+from missionkit._models._trusted import trusted_constructor
 from missionkit.errors import ProposeNoToolAvailable
 from missionkit.models import Iteration, Strategy, ToolCall, ToolCallRecord
 from missionkit.proposers._context import ProposalContext
@@ -14,17 +15,21 @@ from missionkit.proposers._context import ProposalContext
 __all__ = ["default_proposer", "propose_default"]
 
 
-def _records_newest_first(iteration: Iteration) -> Iterable[ToolCallRecord]:
+def _records_newest_first(iteration: Iteration) -> Sequence[ToolCallRecord]:
+    records = iteration.tool_calls
     if iteration.script_call_log:
-        yield from reversed(iteration.script_call_log)
-    yield from reversed(iteration.tool_calls)
+        records = records + iteration.script_call_log
+    return records[::-1]
 
 
 def _latest_success(
-    iterations: Iterable[Iteration], tools: Collection[str]
+    iterations: Sequence[Iteration], tools: Collection[str]
 ) -> ToolCallRecord | None:
-    for iteration in iterations:
-        for record in _records_newest_first(iteration):
+    """
+    The newest ``ok`` record of one of *tools*, searching from the newest iteration.
+    """
+    for index in range(len(iterations) - 1, -1, -1):
+        for record in _records_newest_first(iterations[index]):
             if record.status == "ok" and record.tool_name in tools:
                 return record
     return None
@@ -32,10 +37,12 @@ def _latest_success(
 
 def _untried(iterations: Sequence[Iteration], tools: Sequence[str]) -> str | None:
     remaining = set(tools)
-    for iteration in reversed(iterations):
-        for record in _records_newest_first(iteration):
-            if record.status in ("ok", "failed"):
-                remaining.discard(record.tool_name)
+    for index in range(len(iterations) - 1, -1, -1):
+        iteration = iterations[index]
+        for records in (iteration.tool_calls, iteration.script_call_log or ()):
+            for record in records:
+                if record.status == "ok" or record.status == "failed":
+                    remaining.discard(record.tool_name)
         if not remaining:
             return None
     for tool in tools:
@@ -44,8 +51,13 @@ def _untried(iterations: Sequence[Iteration], tools: Sequence[str]) -> str | Non
     return None
 
 
+_new_call = trusted_constructor(ToolCall)
+_new_strategy = trusted_constructor(Strategy)
+
+
 def _one(tool: str, args: dict[str, Any], rationale: str) -> Strategy:
-    return Strategy(tool_calls=(ToolCall(tool, dict(args)),), rationale=rationale)
+    # Trusted: a registered tool name, a copy of JSON-safe recorded args.
+    return _new_strategy((_new_call(tool, dict(args)),), None, rationale, None)
 
 
 def default_proposer(ctx: ProposalContext) -> Strategy:
@@ -87,13 +99,13 @@ def propose_default(
             tool = tools[0]
         else:
             tool = tools[(list(tools).index(last_tool) + 1) % len(tools)]
-        prior = _latest_success(reversed(iterations), (tool,))
+        prior = _latest_success(iterations, (tool,))
         return _one(
             tool,
             prior.args if prior is not None else {},
             f"deterministic fallback: rotate to {tool} after adjust",
         )
-    success = _latest_success(reversed(iterations), tools)
+    success = _latest_success(iterations, tools)
     if success is not None:
         return _one(
             success.tool_name,

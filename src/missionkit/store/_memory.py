@@ -67,6 +67,12 @@ class MemoryStore:
             iterations = tuple(self._iterations[session_id])
         return attrs.evolve(header, iterations=iterations)
 
+    def _check_id(self, session_id: object) -> str:
+        # A stored id was checked when it was created: skip the pattern match.
+        if type(session_id) is str and session_id in self._headers:
+            return session_id
+        return check_session_id(session_id)
+
     def load_header(self, session_id: str) -> SessionState | None:
         """
         Return the header (no iterations), or None.
@@ -79,7 +85,7 @@ class MemoryStore:
         """
         Return the stored revision, or None.
         """
-        check_session_id(session_id)
+        self._check_id(session_id)
         with self._lock:
             header = self._headers.get(session_id)
         return None if header is None else header.revision
@@ -105,7 +111,7 @@ class MemoryStore:
         """
         Compare-and-swap the header, append iterations and store a report.
         """
-        session_id = check_session_id(state.session_id)
+        session_id = self._check_id(state.session_id)
         check_revisions(state, expected_revision)
         header = state.header()
         new = list(append)

@@ -5,7 +5,6 @@ What every criterion evaluator receives and returns.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from missionkit._engine._view import CumulativeView, LazyObservationJSON
@@ -23,18 +22,12 @@ class EvaluationInput:
         cumulative: The session's cumulative bookkeeping.
     """
 
-    __slots__ = ("_make_view", "_obs", "_observation", "_view", "cumulative", "metrics")
+    __slots__ = ("_obs", "_observation", "_view", "cumulative", "metrics")
 
-    def __init__(
-        self,
-        observation: Observation,
-        cumulative: CumulativeView,
-        make_view: Callable[[], dict[str, Any]],
-    ) -> None:
+    def __init__(self, observation: Observation, cumulative: CumulativeView) -> None:
         self._obs = observation
         self.metrics = observation.metrics
         self.cumulative = cumulative
-        self._make_view = make_view
         self._observation: dict[str, Any] | None = None
         self._view: dict[str, Any] | None = None
 
@@ -50,10 +43,10 @@ class EvaluationInput:
     @property
     def view(self) -> dict[str, Any]:
         """
-        The cumulative view (built once per iteration).
+        The cumulative view, the current observation staged (built once per iteration).
         """
         if self._view is None:
-            self._view = self._make_view()
+            self._view = self.cumulative.stage(self._obs)
         return self._view
 
 

@@ -27,8 +27,9 @@ def evaluate_criteria(env: IterationEnv, started: datetime) -> None:
     draft = env.draft
     observation = draft.observation
     iterations = env.cache.iterations
-    on = is_on_cadence(
-        state.checkpoint_cadence,
+    cadence = state.checkpoint_cadence
+    on = cadence.kind == "every_iteration" or is_on_cadence(
+        cadence,
         iteration_index=draft.iteration_index,
         now=started,
         last_checkpoint_at=state.last_checkpoint_at,
@@ -38,8 +39,7 @@ def evaluate_criteria(env: IterationEnv, started: datetime) -> None:
     if not on:
         return
     env.last_checkpoint_at = started
-    view = env.cache.view
-    data = EvaluationInput(observation, view, lambda: view.stage(observation))
+    data = EvaluationInput(observation, env.cache.view)
     evaluated_at = env.core.clock()
     limit = env.core.limits.evidence_bytes
     results = []
@@ -47,7 +47,9 @@ def evaluate_criteria(env: IterationEnv, started: datetime) -> None:
     values = []
     for criterion_id, run in env.cache.evaluators(state.criteria):
         status, evidence, value = run(data)
-        results.append(_new_result(criterion_id, status, cap(evidence, limit), evaluated_at))
+        if type(evidence) is not float or limit < 24:  # a float fits any cap of 24 bytes
+            evidence = cap(evidence, limit)
+        results.append(_new_result(criterion_id, status, evidence, evaluated_at))
         statuses.append(status)
         values.append(value)
     update = update_progress(

@@ -66,11 +66,9 @@ async def propose(env: IterationEnv, candidates: tuple[str, ...], now: datetime)
     """
     Choose the strategy and record it (and any sampling outcome) on the draft.
     """
-    from missionkit.validation import validate_strategy
-
     draft = env.draft
     state = env.state
-    if _sampling_due(env):
+    if state.use_sampling and _sampling_due(env):
         strategy = await revise_strategy(env, now)
         if strategy is not None:
             draft.strategy = strategy
@@ -82,13 +80,15 @@ async def propose(env: IterationEnv, candidates: tuple[str, ...], now: datetime)
         # full context is not built.
         iterations = env.cache.iterations
         draft.strategy = propose_default(
-            IterationsView(iterations),
+            iterations,
             candidates,
             draft.iteration_index,
             bool(iterations) and iterations[-1].verdict == "adjust",
         )
         draft.strategy_source = "default"
         return
+    from missionkit.validation import validate_strategy
+
     ctx = build_context(env, candidates, now)
     value = await env.rt.call(lambda: proposer(ctx), {}, None, "proposer call")
     if value is not None:
