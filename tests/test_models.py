@@ -180,12 +180,18 @@ class TestRoundTrips:
     @settings(max_examples=15)
     @given(data=st.data())
     def test_record_from_dict_inverts_to_dict(self, name: str, data: st.DataObject) -> None:
-        """Every record model decodes its own JSON form back to an equal instance."""
+        """Every record model decodes its own JSON form back to an equal instance.
+
+        NaN is never equal to itself, so models holding one compare by their JSON form.
+        """
         model = data.draw(s.RECORD_MODEL_STRATEGIES[name])
+        original = model.to_dict()
 
-        decoded = RECORD_CLASSES[name].from_dict(model.to_dict())
+        decoded = RECORD_CLASSES[name].from_dict(original)
 
-        assert model == decoded
+        assert _canonical(original) == _canonical(decoded.to_dict())
+        if not _has_nan(original):
+            assert model == decoded
 
     @pytest.mark.parametrize("name", sorted(s.RECORD_MODEL_STRATEGIES))
     @settings(max_examples=15)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -110,42 +110,43 @@ def adjust_clause(
     return None
 
 
-def _paired(state: SessionState, iteration: Iteration) -> list[tuple[Any, Any]]:
+def _paired(state: SessionState, iteration: Iteration) -> Iterable[tuple[Any, Any]]:
     """
-    (criterion, its result or None) in declaration order.
+    (criterion, its result or None) in declaration order, to be iterated once.
     """
     results = iteration.criteria_evaluation
     criteria = state.criteria
     if len(results) == len(criteria):
-        pairs = list(zip(criteria, results, strict=True))
-        for criterion, result in pairs:
+        for criterion, result in zip(criteria, results, strict=True):
             if criterion.criterion_id != result.criterion_id:
                 break
         else:
-            return pairs
+            return zip(criteria, results, strict=True)
     by_id = {r.criterion_id: r for r in results}
     return [(c, by_id.get(c.criterion_id)) for c in criteria]
 
 
-def _all_required_met(pairs: list[tuple[Any, Any]]) -> bool:
+def _scan(pairs: Iterable[tuple[Any, Any]]) -> tuple[bool, bool]:
+    """
+    (every required criterion met and none inconclusive, a ``terminate``-policy non-finite).
+    """
+    all_met = True
+    non_finite = False
     for criterion, result in pairs:
-        if result is None or result.status == "inconclusive":
-            return False
-        if criterion.required and result.status != "met":
-            return False
-    return True
-
-
-def _non_finite_terminate(pairs: list[tuple[Any, Any]]) -> bool:
-    for criterion, result in pairs:
+        if result is None:
+            all_met = False
+            continue
+        status = result.status
+        if status == "inconclusive" or (status != "met" and criterion.required):
+            all_met = False
+        evidence = result.evidence
         if (
-            result is not None
+            isinstance(evidence, str)
+            and evidence.startswith("non_finite:")
             and getattr(criterion, "on_non_finite", None) == "terminate"
-            and isinstance(result.evidence, str)
-            and result.evidence.startswith("non_finite:")
         ):
-            return True
-    return False
+            non_finite = True
+    return all_met, non_finite
 
 
 # Verdicts are immutable: one instance per outcome of the cascade.
@@ -181,11 +182,12 @@ def decide(
     budget = state_before.budget
     if iteration.sandbox_terminated_reason is not None:
         return _SCRIPT_LIMIT
-    pairs = _paired(state_before, iteration) if iteration.checkpoint_evaluated else []
-    if iteration.checkpoint_evaluated and _all_required_met(pairs):
-        return _CRITERIA_MET
-    if pairs and _non_finite_terminate(pairs):
-        return _NON_FINITE
+    if iteration.checkpoint_evaluated:
+        all_met, non_finite = _scan(_paired(state_before, iteration))
+        if all_met:
+            return _CRITERIA_MET
+        if non_finite:
+            return _NON_FINITE
     if budget.max_iterations != -1 and iteration.iteration_index + 1 >= budget.max_iterations:
         return _MAX_ITERATIONS
     if (

@@ -53,7 +53,7 @@ class MissionCore:
         Allowlisted tools this Mission can run, in allowlist order.
         """
         tools = self.tools
-        return tuple(n for n in allowlist if n in tools and tools[n].func is not None)
+        return tuple([n for n in allowlist if n in tools and tools[n].func is not None])
 
     def known(self, allowlist: Sequence[str]) -> tuple[str, ...]:
         """

@@ -46,7 +46,7 @@ def result_summary(value: Any) -> dict[str, Any]:
         "bytes": len(compact_json(value).encode("utf-8", "surrogatepass")),
     }
     if kind == "object":
-        summary["keys"] = list(value)[:20]
+        summary["keys"] = list(value) if len(value) <= 20 else list(value)[:20]
     elif kind in ("array", "string"):
         summary["length"] = len(value)
     return summary
