@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from missionkit._engine._core import MissionCore
 from missionkit._engine._view import CumulativeView
 from missionkit._engine.criteria import Evaluators, compile_evaluators
 from missionkit.models import Iteration, SessionState
@@ -25,7 +26,15 @@ class SessionCache:
     header and the iterations after the cached count.
     """
 
-    __slots__ = ("_compiled", "_compiled_for", "header", "iterations", "view")
+    __slots__ = (
+        "_compiled",
+        "_compiled_for",
+        "_runnable",
+        "_runnable_for",
+        "header",
+        "iterations",
+        "view",
+    )
 
     def __init__(self, header: SessionState, iterations: list[Iteration]) -> None:
         self.header = header
@@ -35,6 +44,20 @@ class SessionCache:
             self.view.add(iteration)
         self._compiled_for: Sequence[Any] | None = None
         self._compiled: Evaluators = ()
+        self._runnable_for: Sequence[str] | None = None
+        self._runnable: tuple[str, ...] = ()
+
+    def runnable(self, core: MissionCore, allowlist: Sequence[str]) -> tuple[str, ...]:
+        """
+        `MissionCore.runnable` of *allowlist*, kept while the allowlist is the same object.
+
+        A Mission's tools are fixed at construction, so the answer only
+        changes with the allowlist.
+        """
+        if allowlist is not self._runnable_for:
+            self._runnable = core.runnable(allowlist)
+            self._runnable_for = allowlist
+        return self._runnable
 
     def evaluators(self, criteria: Sequence[Any]) -> Evaluators:
         """

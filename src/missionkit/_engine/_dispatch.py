@@ -52,7 +52,8 @@ async def dispatch(
     Tool exceptions and timeouts become ``failed`` records; only
     ``BaseException``s that are not ``Exception``s propagate.
     """
-    record_args = to_json_data(args)
+    # Two independent copies: a tool that mutates its arguments cannot touch the record.
+    record_args = to_json_data(args) if args else {}
     if tool_name not in allowlist:
         return ToolCallRecord(tool_name, record_args, "skipped_not_allowed", None, 0), None
     tool = core.tools.get(tool_name)
@@ -72,7 +73,7 @@ async def dispatch(
     clock = core.clock
     started = clock()
     try:
-        value = await rt.call(tool.func, to_json_data(args), timeout, "tool call")
+        value = await rt.call(tool.func, to_json_data(args) if args else {}, timeout, "tool call")
     except Exception as exc:
         duration = _duration_ms(started, clock())
         return _failed(tool_name, record_args, exception_text(exc, TEXT_LIMIT), duration), None

@@ -9,7 +9,6 @@ single compare-and-swap save, and only after it the verdict or lifecycle event.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +25,7 @@ from missionkit._engine._runtime import Runtime
 from missionkit._engine._sampling import final_lessons
 from missionkit._engine.phases._decide import decide_phase
 from missionkit._engine.phases._evaluate import evaluate_criteria
-from missionkit._engine.phases._execute import execute
+from missionkit._engine.phases._execute import execute as execute_phase
 from missionkit._engine.phases._observe import observe as observe_phase
 from missionkit._engine.phases._propose import propose as propose_phase
 from missionkit._jsonsafe import to_json_data
@@ -59,8 +58,6 @@ _running_header = trusted_evolver(
     ),
 )
 
-Body = Callable[[datetime], Coroutine[Any, Any, None]]
-
 
 def _start(cache: SessionCache, now: datetime) -> tuple[SessionState, Draft]:
     header = cache.header
@@ -83,15 +80,17 @@ def _adopt_pending(state: SessionState, draft: Draft) -> bool:
     return True
 
 
-async def _phases(env: IterationEnv, sequence: list[tuple[str, Body]]) -> None:
+async def _phases(env: IterationEnv, candidates: tuple[str, ...] | None, execute: bool) -> None:
     """
-    Run the suspending phases in *sequence*, then observe, evaluate and decide.
+    Propose (unless *candidates* is None) and execute (if asked), then observe, evaluate, decide.
     """
     core = env.core
     sid = env.state.session_id
     draft = env.draft
-    for name, body in sequence:
-        await run_phase(core, sid, draft, name, body)
+    if candidates is not None:
+        await run_phase(core, sid, draft, "propose", propose_phase, env, candidates)
+    if execute:
+        await run_phase(core, sid, draft, "execute", execute_phase, env)
     run_sync_phase(core, sid, draft, "observe", observe_phase, env)
     run_sync_phase(core, sid, draft, "evaluate", evaluate_criteria, env)
     run_sync_phase(core, sid, draft, "decide", decide_phase, env)
@@ -257,23 +256,25 @@ async def step_iteration(ref: SessionRef, rt: Runtime) -> Iteration:
     cap = state.budget.max_wall_clock_seconds
     if state.started_at is not None and cap != -1 and state.active_seconds(now) >= cap:
         return await _deadline(ref, cache, rt, now)
-    runnable = core.runnable(state.tool_allowlist)
+    runnable = cache.runnable(core, state.tool_allowlist)
     if not runnable:
         raise ProposeNoToolAvailable(state.session_id, state.tool_allowlist)
     state, draft = _start(cache, now)
     env = IterationEnv(core, rt, cache, state, draft)
-    sequence: list[tuple[str, Body]] = []
-    if not _adopt_pending(state, draft):
-        sequence.append(("propose", lambda started: propose_phase(env, runnable, started)))
-    sequence.append(("execute", lambda started: execute(env, started)))
-    return await _run(ref, cache, env, sequence)
+    candidates = None if _adopt_pending(state, draft) else runnable
+    return await _run(ref, cache, env, candidates, execute=True)
 
 
 async def _run(
-    ref: SessionRef, cache: SessionCache, env: IterationEnv, sequence: list[tuple[str, Body]]
+    ref: SessionRef,
+    cache: SessionCache,
+    env: IterationEnv,
+    candidates: tuple[str, ...] | None,
+    *,
+    execute: bool,
 ) -> Iteration:
     try:
-        await _phases(env, sequence)
+        await _phases(env, candidates, execute)
     except PhaseFailed as failure:
         cache.view.rollback()
         raise _fail(ref, cache, env, failure) from None
@@ -312,7 +313,7 @@ async def observe_iteration(ref: SessionRef, rt: Runtime, data: ObservationInput
     env.values = [value for _, value in pairs]
     env.host_metrics = data.metrics
     env.host_events = list(data.events)
-    return await _run(ref, cache, env, [])
+    return await _run(ref, cache, env, None, execute=False)
 
 
 async def propose_only(ref: SessionRef, rt: Runtime) -> Strategy:
@@ -332,9 +333,7 @@ async def propose_only(ref: SessionRef, rt: Runtime) -> Strategy:
         draft.phases.extend(pending.phases)
     env = IterationEnv(core, rt, cache, state, draft)
     try:
-        await run_phase(
-            core, state.session_id, draft, "propose", lambda s: propose_phase(env, known, s)
-        )
+        await run_phase(core, state.session_id, draft, "propose", propose_phase, env, known)
     except PhaseFailed as failure:
         if state.started_at is None:
             env.state = attrs.evolve(state, started_at=now)

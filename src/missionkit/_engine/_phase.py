@@ -127,16 +127,17 @@ async def run_phase(
     session_id: str,
     draft: Draft,
     phase: str,
-    body: Callable[[datetime], Awaitable[T]],
+    body: Callable[..., Awaitable[T]],
+    *args: Any,
 ) -> T:
     """
-    Run ``await body(started_at)`` as *phase*: record it and emit its event.
+    Run ``await body(*args, started_at)`` as *phase*: record it and emit its event.
 
     A failure is wrapped in `PhaseFailed` so the caller knows which phase failed.
     """
     started = core.clock()
     try:
-        result = await body(started)
+        result = await body(*args, started)
     except Exception as exc:
         raise _failed(core, session_id, draft, phase, started, exc) from exc
     ended = core.clock()
