@@ -1,90 +1,200 @@
 """
-The least a spec-conformant ``Session.step()`` can cost: its mandatory records.
+Lower bounds for ``Session.step()`` under the data model of SPEC §3 and §6.
 
-Run as ``python bench/engine_floor.py``. SPEC §3 requires every record to be a
-frozen attrs instance and SPEC §6 fixes which records one iteration produces
-and how often it reads the clock. This script builds exactly those objects for
-the scenario of ``bench/engine.py`` (13 clock reads, five phase records, a
-strategy, a call record, an observation, five criterion results, the
-iteration and a new session header) and nothing else, next to the same
-hand-written loop, so the ratio is a lower bound for any implementation of
-that data model on this interpreter.
+Run as ``python bench/engine_floor.py``. Next to the hand-written loop of
+``bench/engine.py`` and a real ``session.step()``, interleaved in one run,
+this times two floors for the same scenario:
+
+- **records**: only the objects one step must produce (five phase records, a
+  strategy, a call record, an observation, five criterion results, the
+  iteration, the new session header) and its 17 clock reads, built with the
+  engine's trusted constructors;
+- **straight line**: one hand-inlined iteration of exactly this scenario that
+  also calls the tool, copies and sizes its result, annotates the entry,
+  merges the metrics, compares the thresholds and appends to a store, but
+  skips every decision the engine takes (gate and compare-and-swap,
+  default-proposer rules, cadence, progress, cascade) and every indirection
+  (phases, runtime, store protocol).
+
+No engine can go below the straight line without changing the data model;
+the distance between it and ``session.step()`` is what the engine's logic and
+structure cost.
 """
 
 from __future__ import annotations
 
+import operator
 import statistics
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 import engine as bench
 
-from missionkit._engine._evolve import evolve_state
+from missionkit._jsonsafe import compact_json, to_json_data
+from missionkit._models._trusted import trusted_constructor, trusted_evolver
 from missionkit.models import (
     CriterionResult,
     Iteration,
     Observation,
     PhaseRecord,
+    SessionState,
     Strategy,
     ToolCall,
     ToolCallRecord,
 )
 from missionkit.testing import FakeClock
 
+STEPS = 5_000
 PHASES = ("propose", "execute", "observe", "evaluate", "decide")
+CLOCK_READS = 17
+THRESHOLDS = [(f"c{i}", f"m{i}", operator.ge, 2.0) for i in range(bench.N_METRICS)]
+RATIONALE = "deterministic fallback: re-run noop with prior args"
+
+new_phase = trusted_constructor(PhaseRecord)
+new_result = trusted_constructor(CriterionResult)
+new_record = trusted_constructor(ToolCallRecord)
+new_observation = trusted_constructor(Observation)
+new_iteration = trusted_constructor(Iteration)
+new_strategy = trusted_constructor(Strategy)
+new_call = trusted_constructor(ToolCall)
+next_header = trusted_evolver(
+    SessionState,
+    (
+        "revision",
+        "status",
+        "no_progress_counter",
+        "criterion_progress",
+        "last_checkpoint_at",
+        "pending_proposal",
+        "updated_at",
+    ),
+)
+
+
+def records_only(clock: FakeClock, header: SessionState) -> Callable[[], object]:
+    """
+    Build what one step must produce, and nothing else.
+    """
+
+    def step() -> object:
+        reads = [clock() for _ in range(CLOCK_READS)]
+        now = reads[0]
+        phases = tuple(new_phase(p, "succeeded", now, now, None) for p in PHASES)
+        strategy = new_strategy((new_call("noop", {}),), None, RATIONALE, None)
+        summary = {"type": "object", "bytes": 58, "keys": ["metrics"]}
+        record = new_record("noop", {}, "ok", summary, 0, None)
+        observation = new_observation(({},), {}, (), (), now, now)
+        results = tuple(new_result(cid, "unmet", 1.0, now) for cid, *_ in THRESHOLDS)
+        iteration = new_iteration(
+            1, "succeeded", now, now, phases, strategy, "default", (record,), None, None,
+            None, observation, results, True, False, 0, "continue", "in_progress", None,
+            None, None, None, None,
+        )  # fmt: skip
+        state = next_header(header, header.revision + 1, "running", 0, {}, now, None, now)
+        return iteration, state
+
+    return step
+
+
+def straight_line(clock: FakeClock, header: SessionState) -> Callable[[], object]:
+    """
+    One hand-inlined iteration of the benchmark scenario (no decisions, no indirection).
+    """
+    lock = threading.Lock()
+    stored: list[Iteration] = []
+    state = [header]
+
+    def step() -> object:
+        with lock:
+            current = state[0]
+        started = clock()
+        phases = []
+        t0 = clock()
+        strategy = new_strategy((new_call("noop", {}),), None, RATIONALE, None)
+        phases.append(new_phase("propose", "succeeded", t0, clock(), None))
+        t0 = clock()
+        call_started = clock()
+        safe = to_json_data(bench.noop())
+        call_ended = clock()
+        summary = {
+            "type": "object",
+            "bytes": len(compact_json(safe).encode("utf-8", "surrogatepass")),
+            "keys": list(safe),
+        }
+        duration = (call_ended - call_started).microseconds // 1000
+        record = new_record("noop", {}, "ok", summary, duration, None)
+        phases.append(new_phase("execute", "succeeded", t0, clock(), None))
+        t0 = clock()
+        entry = dict(safe)
+        entry["_status"] = "ok"
+        entry["tool_name"] = "noop"
+        metrics = dict(safe["metrics"])
+        observation = new_observation((entry,), metrics, (), (), t0, clock())
+        phases.append(new_phase("observe", "succeeded", t0, clock(), None))
+        t0 = clock()
+        evaluated_at = clock()
+        results = []
+        for cid, key, op, target in THRESHOLDS:
+            value = metrics[key]
+            results.append(
+                new_result(cid, "met" if op(value, target) else "unmet", value, evaluated_at)
+            )
+        phases.append(new_phase("evaluate", "succeeded", t0, clock(), None))
+        t0 = clock()
+        clock()
+        phases.append(new_phase("decide", "succeeded", t0, clock(), None))
+        ended = clock()
+        iteration = new_iteration(
+            len(stored), "succeeded", started, ended, tuple(phases), strategy, "default",
+            (record,), None, None, None, observation, tuple(results), True, False, 0,
+            "continue", "in_progress", None, None, None, None, None,
+        )  # fmt: skip
+        new_state = next_header(
+            current, current.revision + 1, "running", 0, current.criterion_progress,
+            evaluated_at, None, ended,
+        )  # fmt: skip
+        with lock:
+            state[0] = new_state
+            stored.append(iteration)
+        return iteration
+
+    return step
 
 
 def main() -> None:
     session = bench.make_session()
     session.step()
-    header = session.state
+    header = session.state.header()
     clock = FakeClock()
-
-    def records() -> object:
-        reads = [clock() for _ in range(13)]
-        now = reads[0]
-        phases = tuple(PhaseRecord(p, "succeeded", now, now) for p in PHASES)  # type: ignore[arg-type]
-        strategy = Strategy(tool_calls=(ToolCall("noop", {}),))
-        record = ToolCallRecord("noop", {}, "ok", {"type": "object", "bytes": 10}, 0)
-        observation = Observation(({},), {}, (), (), now, now)
-        results = tuple(
-            CriterionResult(f"c{i}", "unmet", 1.0, now) for i in range(bench.N_METRICS)
-        )
-        iteration = Iteration(
-            iteration_index=1,
-            status="succeeded",
-            started_at=now,
-            ended_at=now,
-            phases=phases,
-            strategy=strategy,
-            strategy_source="default",
-            tool_calls=(record,),
-            observation=observation,
-            criteria_evaluation=results,
-            checkpoint_evaluated=True,
-            verdict="continue",
-            verdict_reason="in_progress",
-        )
-        return iteration, evolve_state(header, revision=header.revision + 1, updated_at=now)
-
-    merged: dict[str, object] = {}
-    floor_ns, hand_ns = [], []
-    for _ in range(5000):
-        t0 = time.perf_counter_ns()
-        records()
-        t1 = time.perf_counter_ns()
+    candidates: dict[str, Callable[[], Any]] = {
+        "records only": records_only(clock, header),
+        "straight line": straight_line(clock, header),
+        "session.step()": session.step,
+    }
+    costs: dict[str, list[int]] = {name: [] for name in candidates}
+    hand: list[float] = []
+    merged: dict[str, Any] = {}
+    pc = time.perf_counter_ns
+    for _ in range(STEPS):
+        for name, run in candidates.items():
+            t0 = pc()
+            run()
+            costs[name].append(pc() - t0)
+        t0 = pc()
         for _ in range(bench.HAND_REPEAT):
-            bench.hand_iteration(merged)  # type: ignore[arg-type]
-        t2 = time.perf_counter_ns()
-        floor_ns.append(t1 - t0)
-        hand_ns.append((t2 - t1) // bench.HAND_REPEAT)
-    floor, hand = statistics.median(floor_ns), statistics.median(hand_ns)
-    print(f"mandatory records + clock reads: {floor / 1000:6.2f} us/step")
-    print(f"hand loop:                       {hand / 1000:6.2f} us/iteration")
-    print(f"floor / hand loop:               {floor / hand:6.1f}x")
+            bench.hand_iteration(merged)
+        hand.append((pc() - t0) / bench.HAND_REPEAT)
+    baseline = statistics.median(hand)
+    print(f"hand loop:        {baseline / 1000:6.2f} us/iteration")
+    for name, values in costs.items():
+        median = statistics.median(values)
+        print(f"{name + ':':17s} {median / 1000:6.2f} us/step  {median / baseline:5.1f}x")
 
 
 if __name__ == "__main__":
