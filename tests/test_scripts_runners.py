@@ -558,3 +558,28 @@ class TestConstruction:
         runner = InlineScriptRunner()
 
         assert (30.0, 256) == (runner.wall_seconds, runner.max_calls)
+
+
+class TestChildStartup:
+    def test_child_imports_only_what_it_needs(self) -> None:
+        """The child prelude loads the child module without the engine, models or asyncio."""
+        import json
+        import subprocess
+
+        from missionkit.scripts._subprocess import _PRELUDE, _package_parent
+
+        probe = (
+            "import missionkit.scripts._child, json\n"
+            "print(json.dumps(sorted(sys.modules)))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", _PRELUDE + probe, _package_parent()],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        modules = set(json.loads(done.stdout))
+
+        assert "missionkit.scripts._child" in modules
+        assert "missionkit.scripts._sandbox" in modules
+        assert not {"missionkit._mission", "missionkit.models", "cattrs", "asyncio"} & modules

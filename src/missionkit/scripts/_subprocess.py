@@ -41,14 +41,22 @@ _MAX_STREAMED_BYTES: Final = 64 * 1024 * 1024
 # installed (or editable-installed) missionkit is found through site-packages as
 # usual; appending covers a source checkout that the host imported via
 # PYTHONPATH or a sys.path tweak, which ``-I`` would otherwise hide.
-_BOOTSTRAP: Final = (
+#
+# The child needs a handful of modules (wire format, sandbox, JSON safety,
+# errors), not the engine. Registering the two packages on its import path
+# without running their ``__init__`` keeps the package-level re-exports (the
+# engine, the models, cattrs, asyncio) out of it: every scripted iteration
+# starts one child, so this is paid per iteration.
+_PRELUDE: Final = (
     "import sys\n"
     "p = sys.argv.pop(1)\n"
     "if p not in sys.path:\n"
     "    sys.path.append(p)\n"
-    f"from {_CHILD_MODULE} import main\n"
-    "raise SystemExit(main())\n"
+    "import importlib.util\n"
+    "for n in ('missionkit', 'missionkit.scripts'):\n"
+    "    sys.modules[n] = importlib.util.module_from_spec(importlib.util.find_spec(n))\n"
 )
+_BOOTSTRAP: Final = _PRELUDE + f"from {_CHILD_MODULE} import main\nraise SystemExit(main())\n"
 _SIGXCPU: Final = getattr(signal, "SIGXCPU", None)
 
 
