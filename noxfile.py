@@ -70,5 +70,6 @@ def bench(session: nox.Session) -> None:
     """
     session.install("-e", ".[bench]")
     scripts = ("predicate", "audit", "engine", "engine_breakdown", "engine_floor", "store")
+    scripts += ("script_start",)
     for script in (*scripts, "import_time"):
         session.run("python", f"bench/{script}.py")
