@@ -69,7 +69,14 @@ def bench(session: nox.Session) -> None:
     Run every benchmark script; each prints its ratios against an in-run baseline.
     """
     session.install("-e", ".[bench]")
-    scripts = ("predicate", "audit", "engine", "engine_breakdown", "engine_floor", "store")
-    scripts += ("script_start",)
+    scripts = (
+        "predicate",
+        "audit",
+        "engine",
+        "engine_breakdown",
+        "engine_floor",
+        "store",
+        "script_start",
+    )
     for script in (*scripts, "import_time"):
         session.run("python", f"bench/{script}.py")
