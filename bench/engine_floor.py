@@ -36,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import engine as bench
 
+from missionkit._engine._iteration import _running_header
 from missionkit._jsonsafe import compact_json, to_json_data
-from missionkit._models._trusted import trusted_constructor, trusted_evolver
+from missionkit._models._trusted import trusted_constructor
 from missionkit.models import (
     CriterionResult,
     Iteration,
@@ -63,18 +64,7 @@ new_observation = trusted_constructor(Observation)
 new_iteration = trusted_constructor(Iteration)
 new_strategy = trusted_constructor(Strategy)
 new_call = trusted_constructor(ToolCall)
-next_header = trusted_evolver(
-    SessionState,
-    (
-        "revision",
-        "status",
-        "no_progress_counter",
-        "criterion_progress",
-        "last_checkpoint_at",
-        "pending_proposal",
-        "updated_at",
-    ),
-)
+next_header = _running_header  # the engine's own header evolver
 
 
 def records_only(clock: FakeClock, header: SessionState) -> Callable[[], object]:
