@@ -66,9 +66,7 @@ async def dispatch(
         )
         return _failed(tool_name, record_args, message), None
     timeout = tool.timeout
-    if timeout is None and core.tool_timeout is None and remaining is None:
-        pass  # the usual case needs no arithmetic
-    else:
+    if timeout is not None or core.tool_timeout is not None or remaining is not None:
         timeout = effective_timeout(core, timeout, remaining)
     clock = core.clock
     started = clock()
@@ -77,7 +75,7 @@ async def dispatch(
     except Exception as exc:
         duration = _duration_ms(started, clock())
         return _failed(tool_name, record_args, exception_text(exc, TEXT_LIMIT), duration), None
-    duration = max(0, (clock() - started) // _MILLISECOND)
+    duration = _duration_ms(started, clock())
     safe = to_json_data(value)
     return _new_record(tool_name, record_args, "ok", result_summary(safe), duration, None), safe
 
