@@ -16,9 +16,15 @@ this times two floors for the same scenario:
   default-proposer rules, cadence, progress, cascade) and every indirection
   (phases, runtime, store protocol).
 
+- **components only**: the engine's own pieces (refresh, default proposer,
+  result copy and summary, annotation, compiled evaluators, progress, cascade,
+  compare-and-swap commit) called one after the other for this scenario, with
+  none of the engine's structure (no phases, runtime, draft or failure
+  handling).
+
 No engine can go below the straight line without changing the data model;
-the distance between it and ``session.step()`` is what the engine's logic and
-structure cost.
+the components-only step shows what the spec's decisions cost when written as
+functions, and the rest of ``session.step()`` is the engine's structure.
 """
 
 from __future__ import annotations
@@ -36,7 +42,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import engine as bench
 
+from missionkit._engine._cascade import decide
 from missionkit._engine._iteration import _running_header
+from missionkit._engine._observation import ObservationBuilder, result_summary
+from missionkit._engine._progress import update_progress
+from missionkit._engine.criteria import EvaluationInput
 from missionkit._jsonsafe import compact_json, to_json_data
 from missionkit._models._trusted import trusted_constructor
 from missionkit.models import (
@@ -49,6 +59,7 @@ from missionkit.models import (
     ToolCall,
     ToolCallRecord,
 )
+from missionkit.proposers._default import propose_default
 from missionkit.testing import FakeClock
 
 STEPS = 5_000
@@ -157,14 +168,94 @@ def straight_line(clock: FakeClock, header: SessionState) -> Callable[[], object
     return step
 
 
+def components_only(session: Any) -> Callable[[], object]:
+    """
+    The engine's components in sequence for this scenario, without its structure.
+    """
+    ref = session._ref
+    core = ref.core
+    clock = core.clock
+    limit = core.limits.tool_result_bytes
+
+    def step() -> object:
+        cache = ref.refresh()
+        state = cache.header
+        now = clock()
+        runnable = cache.runnable(core, state.tool_allowlist)
+        stored = cache.iterations
+        index = len(stored)
+        phases = []
+        t0 = clock()
+        adjust = bool(stored) and stored[-1].verdict == "adjust"
+        strategy = propose_default(stored, runnable, index, adjust)
+        phases.append(new_phase("propose", "succeeded", t0, clock(), None))
+        t0 = clock()
+        records, values = [], []
+        for call in strategy.tool_calls or ():
+            record_args = to_json_data(call.args) if call.args else {}
+            func = core.tools[call.tool_name].func
+            call_started = clock()
+            safe = to_json_data(func(**(to_json_data(call.args) if call.args else {})))
+            duration = (clock() - call_started).microseconds // 1000
+            summary = result_summary(safe)
+            records.append(new_record(call.tool_name, record_args, "ok", summary, duration, None))
+            values.append(safe)
+        phases.append(new_phase("execute", "succeeded", t0, clock(), None))
+        t0 = clock()
+        builder = ObservationBuilder(limit, t0)
+        for record, value in zip(records, values, strict=True):
+            builder.add_call(record, value)
+        observation = builder.build(clock())
+        phases.append(new_phase("observe", "succeeded", t0, clock(), None))
+        t0 = clock()
+        evaluated_at = clock()
+        data = EvaluationInput(observation, cache.view)
+        results, statuses, progress_values = [], [], []
+        for cid, run in cache.evaluators(state.criteria):
+            status, evidence, value = run(data)
+            results.append(new_result(cid, status, evidence, evaluated_at))
+            statuses.append(status)
+            progress_values.append(value)
+        update = update_progress(
+            state.criteria, statuses, progress_values, state.criterion_progress,
+            state.no_progress_counter, first_evaluated=state.last_checkpoint_at is None,
+        )  # fmt: skip
+        phases.append(new_phase("evaluate", "succeeded", t0, clock(), None))
+        t0 = clock()
+        undecided = new_iteration(
+            index, "succeeded", now, now, (), strategy, "default", tuple(records), None, None,
+            None, observation, tuple(results), True, update.progress, update.counter, None, None,
+            None, None, None, None, None,
+        )  # fmt: skip
+        verdict = decide(state, undecided, clock(), stored=stored)
+        phases.append(new_phase("decide", "succeeded", t0, clock(), None))
+        ended = clock()
+        iteration = new_iteration(
+            index, "succeeded", now, ended, tuple(phases), strategy, "default", tuple(records),
+            None, None, None, observation, tuple(results), True, update.progress, update.counter,
+            verdict.label, verdict.reason, None, None, None, None, None,
+        )  # fmt: skip
+        header = next_header(
+            state, state.revision + 1, "running", update.counter, update.criterion_progress,
+            evaluated_at, None, ended,
+        )  # fmt: skip
+        ref.commit(cache, header, (iteration,), None)
+        return iteration
+
+    return step
+
+
 def main() -> None:
     session = bench.make_session()
     session.step()
     header = session.state.header()
     clock = FakeClock()
+    other = bench.make_session()
+    other.step()
     candidates: dict[str, Callable[[], Any]] = {
         "records only": records_only(clock, header),
         "straight line": straight_line(clock, header),
+        "components only": components_only(other),
         "session.step()": session.step,
     }
     costs: dict[str, list[int]] = {name: [] for name in candidates}
@@ -181,10 +272,10 @@ def main() -> None:
             bench.hand_iteration(merged)
         hand.append((pc() - t0) / bench.HAND_REPEAT)
     baseline = statistics.median(hand)
-    print(f"hand loop:        {baseline / 1000:6.2f} us/iteration")
+    print(f"hand loop:         {baseline / 1000:6.2f} us/iteration")
     for name, values in costs.items():
         median = statistics.median(values)
-        print(f"{name + ':':17s} {median / 1000:6.2f} us/step  {median / baseline:5.1f}x")
+        print(f"{name + ':':18s} {median / 1000:6.2f} us/step  {median / baseline:5.1f}x")
 
 
 if __name__ == "__main__":
