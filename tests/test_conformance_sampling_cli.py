@@ -8,6 +8,7 @@ Only public names are used: ``missionkit``, ``missionkit.sampling``, ``missionki
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -405,6 +406,24 @@ class TestPromptThroughTheEngine:
             event["iteration_index"],
         )
         assert "model_output_bytes" not in event
+
+    def test_non_finite_metrics_render_as_strings(self) -> None:
+        """
+        SPEC §8.5/§2.2: non-finite floats in the prompt are the strings "NaN", "-Infinity".
+        """
+
+        def odd() -> dict[str, Any]:
+            return {"metrics": {"v": math.nan, "w": -math.inf}}
+
+        sampler = ScriptedSampler("junk", "junk")
+        mission, _ = _mission(sampler, tools=[odd])
+        session = _start(mission, tool_allowlist=["odd"])
+        session.step()
+        session.step()
+
+        body = _section(sampler.prompts[1], "=== Recent iterations (oldest first) ===")
+        (summary,) = _strict(body)
+        assert {"v": "NaN", "w": "-Infinity"} == summary["observation_summary"]["metrics"]
 
 
 class TestSamplingPromptPublic:
