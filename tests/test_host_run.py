@@ -297,15 +297,17 @@ class TestIterate:
 
     @pytest.mark.parametrize("value", BAD_COUNTS)
     def test_max_iterations_validated(self, mission: mk.Mission, value: Any) -> None:
-        """iterate() refuses a max_iterations that is not a positive int."""
+        """iterate() refuses a max_iterations that is not a positive int, naming the session."""
         session = start(mission)
 
         with pytest.raises(mk.InvalidArgument) as info:
             mission.iterate(session.id, value)
 
-        assert {"argument": "max_iterations", "reason": "must_be_positive_int"} == (
-            info.value.details
-        )
+        assert {
+            "session_id": session.id,
+            "argument": "max_iterations",
+            "reason": "must_be_positive_int",
+        } == info.value.details
         assert 1 == session.state.revision
 
     def test_failed_iteration_is_returned_last(

@@ -378,7 +378,15 @@ class Mission:
 
     def _iterate_args(self, session_id: Any, max_iterations: Any) -> tuple[Session, int]:
         if type(max_iterations) is not int or max_iterations <= 0:
-            raise InvalidArgument("max_iterations", "must_be_positive_int")
+            # Argument errors come first (nothing is read); the id joins the
+            # details when it is a well-formed one (SPEC §2.6), as in Session.run.
+            from missionkit.validation import validate_session_id
+
+            try:
+                sid: str | None = validate_session_id(session_id)
+            except MissionValidationError:
+                sid = None
+            raise InvalidArgument("max_iterations", "must_be_positive_int", session_id=sid)
         return self.session(session_id), max_iterations
 
     def _iteration_error(
