@@ -1192,3 +1192,75 @@ class TestCommandLine:
             "code": "report_not_found",
             "details": {"session_id": "o1", "status": "running"},
         } == _strict(done.stderr)
+
+
+# --- final lessons once the wall clock has run out (SPEC §8.3, §8.8)
+
+DEADLINE_LESSONS = json.dumps({"lessons": ["First."], "recommended_followups": []})
+DEADLINE_UNMET = [
+    {
+        "criterion_id": "v",
+        "kind": "metric_threshold",
+        "required": True,
+        "metric": "metrics.v",
+        "op": ">=",
+        "target": 1,
+    }
+]
+
+
+def flat_v() -> dict[str, Any]:
+    """
+    Report v = 0.
+    """
+    return {"metrics": {"v": 0}}
+
+
+def _deadline_session(sampler: Any, clock: FakeClock, sink: MemorySink) -> mk.Session:
+    mission = mk.Mission(tools=[flat_v], sampler=sampler, clock=clock, sinks=[sink])
+    return mission.start(
+        directive="Raise v",
+        criteria=DEADLINE_UNMET,
+        budget={"max_iterations": 10, "max_wall_clock_seconds": 10},
+        tool_allowlist=["flat_v"],
+        use_sampling="after_adjust",
+    )
+
+
+class TestFinalLessonsAtTheWallClockLimit:
+    def test_deadline_iteration_can_use_final_lessons(self) -> None:
+        """
+        SPEC §8.3/§8.8: a deadline transition consults final_lessons, and a valid answer is used.
+        """
+        sink = MemorySink()
+        clock = FakeClock()
+        sampler = ScriptedSampler(DEADLINE_LESSONS)
+        session = _deadline_session(sampler, clock, sink)
+        session.step()
+        clock.advance(100)
+
+        iteration = session.step()
+
+        report = session.report()
+        assert report is not None
+        events = [e.to_dict() for e in sink.events if e.event_type == "mission_sampling_event"]
+        assert "max_wall_clock" == iteration.verdict_reason
+        assert [("final_lessons", "used")] == [
+            (e["sampling_purpose"], e["sampling_status"]) for e in events
+        ]
+        assert ("sampler", "First.") == (report.lessons_source, report.lessons)
+
+    def test_complete_after_the_wall_clock_ran_out_can_use_final_lessons(self) -> None:
+        """
+        SPEC §8.3/§8.8: complete() consults final_lessons even when no active time is left.
+        """
+        sink = MemorySink()
+        clock = FakeClock()
+        sampler = ScriptedSampler(DEADLINE_LESSONS)
+        session = _deadline_session(sampler, clock, sink)
+        session.step()
+        clock.advance(100)
+
+        report = session.complete()
+
+        assert ("sampler", "First.") == (report.lessons_source, report.lessons)

@@ -137,9 +137,11 @@ async def consult_lessons(
         allow_scripts=state.allow_scripted_strategies,
         iterations=iterations,
     )
-    result = await rt.wait(
-        consult_final_lessons(core.sampler, prompt, remaining_seconds=remaining_seconds)
-    )
+    # Only the sampler's own timeout bounds this call. The remaining active time
+    # bounds the work of an iteration (SPEC §8.4, §6.12); a final-lessons call
+    # comes after that work, and at a deadline transition (which §8.3 lists as a
+    # trigger) no active time is left at all.
+    result = await rt.wait(consult_final_lessons(core.sampler, prompt, remaining_seconds=None))
     _emit(core, state, result)
     if result.status != "used" or result.parsed is None:
         return None
