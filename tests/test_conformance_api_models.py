@@ -916,3 +916,23 @@ class TestFinalReport:
         assert "NaN" == data["iterations"][0]["observation"]["metrics"]["loss"]
         assert list(report.to_dict()) == list(data)
         assert "non_finite:nan" == data["final_criteria_evaluation"][0]["evidence"]
+
+
+class TestSequenceFieldsAreTuples:
+    def test_strategy_list_round_trips(self) -> None:
+        """§3.1: a list given for a sequence field becomes a tuple and round-trips."""
+        strategy = mk.Strategy(tool_calls=[mk.ToolCall("t")])
+
+        assert isinstance(strategy.tool_calls, tuple)
+        assert strategy == mk.Strategy.from_dict(strategy.to_dict())
+        assert hash(strategy.tool_calls) == hash(
+            mk.Strategy.from_dict(strategy.to_dict()).tool_calls
+        )
+
+    def test_observation_list_round_trips(self) -> None:
+        """§3.1: an Observation built with lists holds tuples and round-trips."""
+        when = FakeClock()()
+        obs = mk.Observation([], {}, [], [], when, when)
+
+        assert isinstance(obs.tool_results, tuple)
+        assert obs == mk.Observation.from_dict(obs.to_dict())

@@ -13,6 +13,8 @@ from missionkit._models._literals import (
     CADENCE_KINDS,
     CadenceKind,
     CallStatus,
+    _as_tuple,
+    _as_tuple_or_none,
     _validation,
 )
 
@@ -171,10 +173,12 @@ class Strategy:
 
     _handwritten_json: ClassVar[bool] = True
 
-    tool_calls: tuple[ToolCall, ...] | None = None
+    tool_calls: tuple[ToolCall, ...] | None = attrs.field(default=None, converter=_as_tuple_or_none)
     script: str | None = None
     rationale: str | None = None
-    expected_observation_keys: tuple[str, ...] | None = None
+    expected_observation_keys: tuple[str, ...] | None = attrs.field(
+        default=None, converter=_as_tuple_or_none
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """
@@ -267,8 +271,8 @@ class ObservationInput:
     _handwritten_json: ClassVar[bool] = True
 
     metrics: dict[str, Any] = attrs.field(factory=dict)
-    events: tuple[dict[str, Any], ...] = ()
-    tool_calls: tuple[HostToolCall, ...] = ()
+    events: tuple[dict[str, Any], ...] = attrs.field(default=(), converter=_as_tuple)
+    tool_calls: tuple[HostToolCall, ...] = attrs.field(default=(), converter=_as_tuple)
 
     def to_dict(self) -> dict[str, Any]:
         """

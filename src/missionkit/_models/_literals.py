@@ -4,7 +4,8 @@ Literal types and token sets of the data model (SPEC §3.2).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any, Literal, cast
 
 Status = Literal["pending", "running", "paused", "completed", "terminated", "failed"]
 VerdictLabel = Literal["continue", "adjust", "complete", "terminate"]
@@ -44,6 +45,17 @@ SCRIPT_LIMIT_KINDS = ("wall_time", "memory")
 
 def _cut200(value: str | None) -> str | None:
     return value if value is None or len(value) <= 200 else value[:200]
+
+
+def _as_tuple(value: Sequence[Any]) -> tuple[Any, ...]:
+    # Sequence fields are tuples (SPEC §3.1): a plain list given to a constructor
+    # becomes one, so the instance hashes and equals its own round trip. Any
+    # other value is left as it is for the validators to judge.
+    return tuple(value) if type(value) is list else cast("tuple[Any, ...]", value)
+
+
+def _as_tuple_or_none(value: Sequence[Any] | None) -> tuple[Any, ...] | None:
+    return None if value is None else _as_tuple(value)
 
 
 def _validation() -> Any:

@@ -34,6 +34,8 @@ from missionkit._models._literals import (
     ScriptLimitKind,
     StrategySource,
     VerdictLabel,
+    _as_tuple,
+    _as_tuple_or_none,
     _cut200,
 )
 
@@ -166,10 +168,10 @@ class Observation:
 
     _handwritten_json: ClassVar[bool] = True
 
-    tool_results: tuple[dict[str, Any], ...]
+    tool_results: tuple[dict[str, Any], ...] = attrs.field(converter=_as_tuple)
     metrics: dict[str, Any]
-    events: tuple[dict[str, Any], ...]
-    errors: tuple[dict[str, Any], ...]
+    events: tuple[dict[str, Any], ...] = attrs.field(converter=_as_tuple)
+    errors: tuple[dict[str, Any], ...] = attrs.field(converter=_as_tuple)
     phase_started_at: datetime
     phase_ended_at: datetime
 
@@ -332,15 +334,17 @@ class Iteration:
     status: IterationStatus
     started_at: datetime
     ended_at: datetime
-    phases: tuple[PhaseRecord, ...] = ()
+    phases: tuple[PhaseRecord, ...] = attrs.field(default=(), converter=_as_tuple)
     strategy: Strategy | None = None
     strategy_source: StrategySource | None = None
-    tool_calls: tuple[ToolCallRecord, ...] = ()
-    script_call_log: tuple[ToolCallRecord, ...] | None = None
+    tool_calls: tuple[ToolCallRecord, ...] = attrs.field(default=(), converter=_as_tuple)
+    script_call_log: tuple[ToolCallRecord, ...] | None = attrs.field(
+        default=None, converter=_as_tuple_or_none
+    )
     script_error: str | None = attrs.field(default=None, converter=_cut200)
     sandbox_terminated_reason: ScriptLimitKind | None = None
     observation: Observation | None = None
-    criteria_evaluation: tuple[CriterionResult, ...] = ()
+    criteria_evaluation: tuple[CriterionResult, ...] = attrs.field(default=(), converter=_as_tuple)
     checkpoint_evaluated: bool = False
     progress: bool = False
     no_progress_counter: int = 0
@@ -448,7 +452,7 @@ class PendingProposal:
 
     strategy: Strategy
     strategy_source: StrategySource
-    phases: tuple[PhaseRecord, ...] = ()
+    phases: tuple[PhaseRecord, ...] = attrs.field(default=(), converter=_as_tuple)
     sampling_status: SamplingStatus | None = None
     sampling_rejection_reason: str | None = None
     sampling_output: Any = None

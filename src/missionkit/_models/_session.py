@@ -27,6 +27,8 @@ from missionkit._models._literals import (
     SamplingMode,
     Status,
     VerdictLabel,
+    _as_tuple,
+    _as_tuple_or_none,
 )
 from missionkit._models._records import (
     CriterionProgress,
@@ -82,9 +84,9 @@ class SessionState:
     revision: int = 1
     status: Status = "pending"
     directive_text: str
-    criteria: tuple[Criterion, ...]
+    criteria: tuple[Criterion, ...] = attrs.field(converter=_as_tuple)
     budget: Budget
-    tool_allowlist: tuple[str, ...]
+    tool_allowlist: tuple[str, ...] = attrs.field(converter=_as_tuple)
     checkpoint_cadence: Cadence = attrs.field(factory=Cadence)
     stagnation_threshold: int = 3
     use_sampling: bool = False
@@ -103,7 +105,7 @@ class SessionState:
     final_verdict: VerdictLabel | None = None
     final_verdict_reason: str | None = None
     pending_proposal: PendingProposal | None = None
-    iterations: tuple[Iteration, ...] = ()
+    iterations: tuple[Iteration, ...] = attrs.field(default=(), converter=_as_tuple)
 
     @property
     def is_terminal(self) -> bool:
@@ -287,10 +289,10 @@ class FinalReport:
     session_id: str
     status: Status
     directive_text: str
-    criteria: tuple[Criterion, ...]
+    criteria: tuple[Criterion, ...] = attrs.field(converter=_as_tuple)
     budget: Budget
     checkpoint_cadence: Cadence
-    tool_allowlist: tuple[str, ...]
+    tool_allowlist: tuple[str, ...] = attrs.field(converter=_as_tuple)
     stagnation_threshold: int
     metadata: dict[str, Any]
     created_at: datetime
@@ -300,12 +302,14 @@ class FinalReport:
     iterations_run: int
     final_verdict: VerdictLabel | None
     final_verdict_reason: str | None
-    final_criteria_evaluation: tuple[CriterionResult, ...] | None
+    final_criteria_evaluation: tuple[CriterionResult, ...] | None = attrs.field(
+        converter=_as_tuple_or_none
+    )
     failure: dict[str, Any] | None
     lessons: str
     lessons_source: Literal["template", "sampler"]
-    recommended_followups: tuple[str, ...]
-    iterations: tuple[Iteration, ...]
+    recommended_followups: tuple[str, ...] = attrs.field(converter=_as_tuple)
+    iterations: tuple[Iteration, ...] = attrs.field(converter=_as_tuple)
 
     def to_dict(self) -> dict[str, Any]:
         """
