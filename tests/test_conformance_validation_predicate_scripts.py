@@ -532,3 +532,23 @@ class TestSubprocessRunner:
             events=({"event_name": "caught", "message": "'missing'"},),
         )
         assert expected == outcome
+
+
+class TestComprehensionClauseOrder:
+    def test_async_clause_checked_in_clause_order(self) -> None:
+        """§5.5: clause 0's iterable is validated before clause 1's ``async for`` is looked at."""
+        with pytest.raises(PredicateRejected) as info:
+            parse_predicate("[x for x in foo async for y in obs]")
+
+        assert ("name_not_allowed", 1, 12) == (
+            info.value.reason,
+            info.value.lineno,
+            info.value.col_offset,
+        )
+
+    def test_async_first_clause_still_rejected(self) -> None:
+        """§5.5: an ``async for`` first clause is refused at its target."""
+        with pytest.raises(PredicateRejected) as info:
+            parse_predicate("[x async for x in obs]")
+
+        assert "async_comprehension" == info.value.reason

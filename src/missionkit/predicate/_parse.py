@@ -196,6 +196,10 @@ class _Validator:
         """
         Check *node* itself and return its child tasks in visiting order.
         """
+        if isinstance(node, ast.comprehension):
+            if node.is_async:
+                raise _reject("async_comprehension", node.target)
+            return []
         if isinstance(node, ast.Constant):
             self._check_constant(node)
             return []
@@ -298,8 +302,8 @@ class _Validator:
         children: list[_Task] = []
         visible = scope
         for depth, clause in enumerate(node.generators, start=loops):
-            if clause.is_async:
-                raise _reject("async_comprehension", clause.target)
+            # The clause itself first (its ``async``), then its iterable: clause by clause.
+            children.append((clause, visible, depth, False))
             children.append((clause.iter, visible, depth, False))
             children.append((clause, visible, depth, True))
             visible = visible | frozenset(_target_names(clause.target))
