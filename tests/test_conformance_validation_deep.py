@@ -814,3 +814,45 @@ class TestCatalog:
             iteration.sampling_status,
             iteration.sampling_rejection_reason,
         )
+
+
+class _Seconds(enum.IntEnum):
+    """
+    An int subclass that is not a bool.
+    """
+
+    THREE = 3
+
+
+class _Fraction(float):
+    """
+    A float subclass.
+    """
+
+
+def _probe() -> int:
+    """
+    A trivial tool.
+    """
+    return 1
+
+
+class TestConstructorTimeouts:
+    @pytest.mark.parametrize(
+        "kwargs",
+        [{"tool_timeout": 10**400}, {"tools": [mk.Tool(_probe, timeout=10**400)]}],
+    )
+    def test_int_beyond_float_range_is_refused(self, kwargs: dict[str, Any]) -> None:
+        """§2.3/§4.13: an int no timer can wait for is refused with a structured error."""
+        with pytest.raises(mk.MissionValidationError) as info:
+            mk.Mission(**kwargs)
+
+        assert "must_be_positive_number" == info.value.details["reason"]
+
+    @pytest.mark.parametrize("value", [_Seconds.THREE, _Fraction(1.5)])
+    def test_number_subclasses_accepted_as_plain_floats(self, value: Any) -> None:
+        """§4.1 rule 5 applied to §4.13: int/float subclasses are numbers; stored as floats."""
+        mission = mk.Mission(tools=[mk.Tool(_probe, timeout=value)], tool_timeout=value)
+
+        timeout = mission.tools["_probe"].timeout
+        assert (float(value), float) == (timeout, type(timeout))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import secrets
 import threading
 import warnings
@@ -17,7 +16,7 @@ from typing import Any
 
 from missionkit._engine._core import MissionCore
 from missionkit._session import Session
-from missionkit._tools import Tool, build_registry
+from missionkit._tools import Tool, build_registry, positive_timeout
 from missionkit.audit import LifecycleEvent
 from missionkit.errors import InvalidArgument, MissionValidationError, SessionError
 from missionkit.models import (
@@ -115,10 +114,12 @@ class Mission:
         limits: Limits | None = None,
     ) -> None:
         registry = build_registry(tools)
-        if tool_timeout is not None and not (
-            type(tool_timeout) in (int, float) and math.isfinite(tool_timeout) and tool_timeout > 0
-        ):
-            raise _bad({"field": "tool_timeout", "reason": "must_be_positive_number"})
+        if tool_timeout is not None:
+            seconds = positive_timeout(tool_timeout)
+            if seconds is None:
+                raise _bad({"field": "tool_timeout", "reason": "must_be_positive_number"})
+            if type(tool_timeout) not in (int, float):
+                tool_timeout = seconds
         try:
             sink_list = list(sinks)
         except Exception:

@@ -79,8 +79,21 @@ def _bad(details: dict[str, Any]) -> MissionValidationError:
     return MissionValidationError(details=details)
 
 
-def _valid_timeout(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value) and value > 0
+def positive_timeout(value: Any) -> float | None:
+    """
+    *value* as a plain float if it is a positive finite number (not a bool), else None.
+
+    Int and float subclasses count, as everywhere in validation (SPEC §4.1 rule 5);
+    ints too large for a float do not (no timer can wait that long).
+    """
+    cls = type(value)
+    if cls is bool or not issubclass(cls, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except Exception:
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
 def _as_tool(value: Any, name: str | None, index: int, mapping_form: bool) -> Tool:
@@ -102,10 +115,13 @@ def _as_tool(value: Any, name: str | None, index: int, mapping_form: bool) -> To
         raise _bad({"field": "tools", "tool_name": tool.name, "reason": "not_callable"})
     if tool.input_schema is not None and not isinstance(tool.input_schema, dict):
         raise _bad({"field": "tools", "tool_name": tool.name, "reason": "input_schema_not_a_dict"})
-    if tool.timeout is not None and not _valid_timeout(tool.timeout):
-        raise _bad(
-            {"field": "tool_timeout", "tool_name": tool.name, "reason": "must_be_positive_number"}
-        )
+    if tool.timeout is not None:
+        seconds = positive_timeout(tool.timeout)
+        if seconds is None:
+            details = {"field": "tool_timeout", "tool_name": tool.name}
+            raise _bad({**details, "reason": "must_be_positive_number"})
+        if type(tool.timeout) not in (int, float):
+            tool = attrs.evolve(tool, timeout=seconds)
     return tool
 
 
