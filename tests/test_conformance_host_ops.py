@@ -1070,3 +1070,105 @@ class TestSummaries:
 
         assert [s.to_dict() for s in summaries] == session.history()
         assert 3 == len(summaries)
+
+
+# --- re-entrant use of a handle from work the engine runs (SPEC §2.4, §6.17, §6.19)
+
+
+def _flat_train() -> dict[str, Any]:
+    """
+    A tool that never reaches the target.
+    """
+    return {"metrics": {"loss": 1.0}}
+
+
+def _start_flat(mission: mk.Mission) -> mk.Session:
+    return mission.start(
+        directive="Drive the loss down",
+        criteria=LOSS,
+        budget={"max_iterations": 5, "max_wall_clock_seconds": -1},
+        tool_allowlist=["train"],
+    )
+
+
+def _in_thread_with_loop(body: Any, timeout: float = 5.0) -> tuple[bool, dict[str, Any]]:
+    """
+    Run ``asyncio.run(body())`` on a daemon thread; return (finished, result box).
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(body())
+        except BaseException as exc:  # pragma: no cover - reported by the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return not thread.is_alive(), box
+
+
+class TestSyncInsideRunningLoop:
+    def test_run_on_iteration_reading_the_session_inside_a_loop(self) -> None:
+        """
+        §2.4/§6.19/§6.17: run(on_iteration=...) whose callback reads the same handle works inside
+        a running loop exactly as it does without one.
+        """
+        mission = mk.Mission(tools={"train": _flat_train}, clock=FakeClock())
+        session = _start_flat(mission)
+        seen: list[int] = []
+
+        async def body() -> Any:
+            return session.run(
+                max_iterations=2,
+                on_iteration=lambda it: seen.append(len(session.state.iterations)),
+            )
+
+        finished, box = _in_thread_with_loop(body)
+
+        assert finished, "session.run() inside a running loop deadlocked"
+        assert ([1, 2], None) == (seen, box.get("value"))
+
+    def test_tool_reading_the_session_inside_a_loop(self) -> None:
+        """
+        §2.4/§6.19: a tool reading session.status during a sync step behaves the same with or
+        without a running loop in the calling thread.
+        """
+        holder: dict[str, Any] = {}
+
+        def peek() -> dict[str, Any]:
+            holder["status"] = holder["session"].status
+            return {"metrics": {"loss": 1.0}}
+
+        mission = mk.Mission(tools={"train": peek}, clock=FakeClock())
+        session = _start_flat(mission)
+        holder["session"] = session
+
+        async def body() -> Any:
+            return session.step()
+
+        finished, box = _in_thread_with_loop(body)
+
+        assert finished, "session.step() inside a running loop deadlocked"
+        assert "pending" == holder.get("status")
+        assert 0 == box["value"].iteration_index
+
+
+class TestAsyncReentrancy:
+    def test_arun_callback_may_use_the_same_handle(self) -> None:
+        """
+        §6.17/§6.19: an async on_iteration awaiting the same handle's apropose() works,
+        as the sync run() allows session.propose() in its callback.
+        """
+        mission = mk.Mission(tools={"train": _flat_train}, clock=FakeClock())
+        session = _start_flat(mission)
+
+        async def callback(it: mk.Iteration) -> None:
+            await session.apropose()
+
+        async def body() -> Any:
+            return await asyncio.wait_for(session.arun(max_iterations=1, on_iteration=callback), 3)
+
+        assert None is asyncio.run(body())
+        assert session.state.pending_proposal is not None

@@ -46,29 +46,41 @@ class Session:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_async_busy", "_lock", "_ref")
+    __slots__ = ("_async_busy", "_async_owner", "_lock", "_ref")
 
     def __init__(self, core: MissionCore, session_id: str) -> None:
         self._ref = SessionRef(core, session_id)
         self._lock = threading.RLock()
         self._async_busy = False
+        self._async_owner: object = None
 
     # ------------------------------------------------------------ plumbing
 
     def _sync(self, factory: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
-        with self._lock:
-            return run_sync(factory)
+        # The handle lock is taken by whichever thread drives the engine, so
+        # callbacks, tools and proposers running on that thread may call back
+        # into this handle (the lock is re-entrant), with or without a loop
+        # running in the calling thread.
+        return run_sync(factory, self._lock)
 
     @asynccontextmanager
     async def _guard(self) -> AsyncIterator[None]:
         import asyncio
 
+        task = asyncio.current_task()
+        if task is not None and self._async_owner is task:
+            # Re-entered from the operation's own task (an ``arun`` callback
+            # awaiting this handle): it already holds the handle.
+            yield
+            return
         while self._async_busy or not self._lock.acquire(blocking=False):
             await asyncio.sleep(0.001)
         self._async_busy = True
+        self._async_owner = task
         try:
             yield
         finally:
+            self._async_owner = None
             self._async_busy = False
             self._lock.release()
 

@@ -20,6 +20,7 @@ import inspect
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -201,21 +202,31 @@ def _drive(coro: Coroutine[Any, Any, T]) -> T:
     raise RuntimeError("missionkit engine coroutine suspended under the sync runtime")
 
 
-def run_sync(factory: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
+def run_sync(
+    factory: Callable[[Runtime], Coroutine[Any, Any, T]], lock: AbstractContextManager[Any]
+) -> T:
     """
-    Run an engine coroutine from a sync entry point.
+    Run an engine coroutine from a sync entry point, holding *lock* while it runs.
 
     With no running loop in this thread the coroutine is driven inline; with
     one (e.g. Jupyter) it is driven on a helper thread while this thread waits.
+    Either way *lock* is held by the thread that drives the engine, so work
+    the engine runs on that thread can re-enter a re-entrant lock.
     """
     # No loop can run in this thread unless asyncio was imported; and
     # asyncio._get_running_loop() answers None instead of raising, so the common
     # no-loop case costs neither an import nor an exception.
     aio = sys.modules.get("asyncio")
     if aio is None or aio._get_running_loop() is None:
-        return _drive(factory(SyncRuntime()))
+        with lock:
+            return _drive(factory(SyncRuntime()))
+
+    def drive_locked() -> T:
+        with lock:
+            return _drive(factory(SyncRuntime()))
+
     box = _Box()
-    _start_worker(lambda: _drive(factory(SyncRuntime())), {}, box)
+    _start_worker(drive_locked, {}, box)
     box.done.wait()
     if box.error is not None:
         raise box.error
