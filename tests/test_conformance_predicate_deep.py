@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from missionkit.errors import MissionkitError
+from missionkit.errors import MissionkitError, MissionValidationError, PredicateLimitExceeded
 from missionkit.predicate import (
     ALLOWED_CALLABLES,
     ALLOWED_METHODS,
@@ -28,6 +28,7 @@ from missionkit.predicate import (
     compile_predicate,
     parse_predicate,
 )
+from missionkit.validation import validate_criteria
 
 CALLABLES = [
     *("len", "min", "max", "sum", "abs", "any"),
@@ -703,3 +704,76 @@ class TestEvaluationModel:
 
         assert before == obs
         assert [1, 2, 3] == results[0]
+
+
+class TestCompilerOnlySyntaxErrors:
+    @pytest.mark.parametrize(
+        ("source", "col"),
+        [
+            ("sorted(obs, reverse=1, reverse=2)", 24),
+            ("[1 for a, *b, *c in obs]", 8),
+            ("[1 for [*a, *b] in obs]", 8),
+        ],
+    )
+    def test_refused_as_syntax_errors(self, source: str, col: int) -> None:
+        """§5.2 step 3: what only CPython's compiler rejects is a syntax_error too."""
+        for check in (parse_predicate, compile_predicate):
+            with pytest.raises(PredicateRejected) as info:
+                check(source)
+
+            assert ("syntax_error", 1, col) == (
+                info.value.reason,
+                info.value.lineno,
+                info.value.col_offset,
+            )
+
+    def test_criteria_report_the_predicate_token(self) -> None:
+        """§4.4: a predicate criterion with a repeated keyword fails with the predicate token."""
+        criterion = {
+            "criterion_id": "c",
+            "kind": "predicate",
+            "required": True,
+            "expression": "sorted(obs, reverse=1, reverse=2)",
+        }
+
+        with pytest.raises(MissionValidationError) as info:
+            validate_criteria([criterion])
+
+        assert {
+            "field": "criteria",
+            "criterion_id": "c",
+            "reason": "syntax_error",
+            "lineno": 1,
+            "col_offset": 24,
+        } == info.value.details
+
+
+class TestDeepTreesWithRaisedLimits:
+    @pytest.mark.parametrize("source", ["obs" + "[0]" * 500, "1" + "+1" * 500])
+    def test_compile_never_leaks_recursion_error(self, source: str) -> None:
+        """§5.2: with limits that admit a deep tree, compiling succeeds or is too_deep."""
+        limits = PredicateLimits(max_depth=1000, max_nodes=2000)
+        parse_predicate(source, limits=limits)
+
+        try:
+            compile_predicate(source, limits=limits)
+        except PredicateRejected as exc:
+            assert "too_deep" == exc.reason
+
+
+class TestMinMaxSortedCharge:
+    @pytest.mark.parametrize(
+        ("source", "obs", "cost"),
+        [
+            ("sorted(obs)", list(range(10)), 10),
+            ("max(obs)", list(range(10)), 10),
+            ("min(obs)", ["ab", "cde"], 7),
+            ("sorted(obs)", ["ab", "cde"], 7),
+        ],
+    )
+    def test_charge_is_count_plus_string_lengths(self, source: str, obs: Any, cost: int) -> None:
+        """§5.3: a budget of element count + string lengths suffices; one unit less breaches."""
+        compile_predicate(source, limits=PredicateLimits(max_work=cost))(obs)
+
+        with pytest.raises(PredicateLimitExceeded):
+            compile_predicate(source, limits=PredicateLimits(max_work=cost - 1))(obs)

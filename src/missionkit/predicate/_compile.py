@@ -15,6 +15,7 @@ import warnings
 from types import MethodType
 from typing import Any, Final, cast
 
+from missionkit.errors import PredicateRejected
 from missionkit.predicate._guards import (
     DISPLAY_UNITS,
     FORMAT_CALL_UNITS,
@@ -415,7 +416,12 @@ def _build_function(source: str, limits: PredicateLimits) -> Any:
     """
     tree = parse_predicate(source, limits=limits)
     rewriter = _Rewriter(limits)
-    body = rewriter.visit(tree.body)
+    try:
+        body = rewriter.visit(tree.body)
+    except RecursionError:
+        # Only reachable with a max_depth raised far above the default: the
+        # rewriter recurses once per level, like the parser.
+        raise PredicateRejected("too_deep") from None
     module = ast.parse(_TEMPLATE)
     function = cast(ast.FunctionDef, module.body[0])
     meter_init, ret = function.body
@@ -425,9 +431,12 @@ def _build_function(source: str, limits: PredicateLimits) -> Any:
     ret.value = body
     function.body = [meter_init, ret] if rewriter.metered else [ret]
     ast.fix_missing_locations(module)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = compile(module, "<predicate>", "exec", dont_inherit=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            code = compile(module, "<predicate>", "exec", dont_inherit=True)
+    except (RecursionError, MemoryError):
+        raise PredicateRejected("too_deep") from None
     namespace: dict[str, Any] = {"__builtins__": {}}
     namespace.update(
         len=len,

@@ -347,9 +347,16 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
         return all(value)
 
     def scalars(m: Meter, name: str, items: Iterable[Any]) -> list[Any]:
-        sized(m, items)
+        # One charge of element count plus string lengths (SPEC §5.3); the count
+        # of a sized argument is charged before it is copied.
+        try:
+            counted: int | None = len(items)  # type: ignore[arg-type]
+        except TypeError:
+            counted = None
+        if counted is not None:
+            charge(m, counted)
         values = list(items)
-        total = len(values)
+        total = len(values) if counted is None else 0
         for value in values:
             kind = type(value)
             if kind is str:

@@ -119,6 +119,7 @@ def parse_predicate(source: object, *, limits: PredicateLimits | None = None) ->
     tree = _parse(source)
     _check_size(tree, limits)
     _Validator().run(tree)
+    _check_compiles(tree)
     return tree
 
 
@@ -140,6 +141,24 @@ def _parse(source: str) -> ast.Expression:
     except ValueError:
         # Older interpreters refuse NUL bytes with ValueError instead of SyntaxError.
         raise PredicateRejected("syntax_error") from None
+
+
+def _check_compiles(tree: ast.Expression) -> None:
+    """
+    Refuse what CPython's compiler rejects although its parser accepts it.
+
+    A repeated keyword argument (``sorted(obs, reverse=1, reverse=2)``) or two
+    starred names in one target are syntax errors found only when compiling;
+    they are reported like the parser's (SPEC §5.2 step 3).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(tree, "<predicate>", "eval", dont_inherit=True)
+    except SyntaxError as exc:
+        raise PredicateRejected("syntax_error", exc.lineno, exc.offset) from None
+    except (RecursionError, MemoryError):
+        raise PredicateRejected("too_deep") from None
 
 
 def _check_size(tree: ast.Expression, limits: PredicateLimits) -> None:
