@@ -703,3 +703,39 @@ class TestFinalReport:
             NOTE,
         ) == report.recommended_followups
         assert ("terminated", "template") == (report.status, report.lessons_source)
+
+
+def _host_session(**mission_kw: Any) -> mk.Session:
+    mission = mk.Mission(tools={"t": None}, **mission_kw)
+    return mission.start(directive="d", criteria=[EVENT], budget=UNCAPPED, tool_allowlist=["t"])
+
+
+class TestHostResultsCappedOnce:
+    def test_large_host_result_still_merges_metrics_and_events(self) -> None:
+        """§6.11/§6.5 rule 2/§3.6: a host call over the default cap merges from the full result."""
+        result = {"metrics": {"loss": 0.5}, "events": [{"event_name": "never"}], "pad": "x" * 70000}
+
+        iteration = _host_session().observe(
+            {"tool_calls": [{"tool_name": "t", "status": "ok", "result": result}]}
+        )
+        observation = iteration.observation
+        assert observation is not None
+
+        assert {"loss": 0.5} == observation.metrics
+        assert ({"event_name": "never"},) == observation.events
+        assert len(compact(result).encode()) == iteration.tool_calls[0].result_summary["bytes"]  # type: ignore[index]
+        assert ("complete", "criteria_met") == (iteration.verdict, iteration.verdict_reason)
+
+    def test_host_metric_marker_describes_the_original_value(self) -> None:
+        """§3.14: a capped host metric/event is one marker of the original value, as for tools."""
+        value = "y" * 300
+        event = {"event_name": "h", "p": "q" * 300}
+
+        iteration = _host_session(limits=m.Limits(tool_result_bytes=100)).observe(
+            {"metrics": {"a": value}, "events": [event]}
+        )
+        observation = iteration.observation
+        assert observation is not None
+
+        assert marker(value) == observation.metrics["a"]
+        assert (marker(event),) == observation.events

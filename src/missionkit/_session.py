@@ -236,18 +236,18 @@ class Session:
         """
         Tell: evaluate and decide on an observation the host produced.
         """
-        from missionkit.validation import validate_observation
+        from missionkit.validation._observation import uncapped_observation
 
-        data = validate_observation(observation, limits=self._ref.core.limits)
+        data = uncapped_observation(observation)
         return self._sync(lambda rt: _iteration.observe_iteration(self._ref, rt, data))
 
     async def aobserve(self, observation: Any) -> Iteration:
         """
         Async twin of `observe`.
         """
-        from missionkit.validation import validate_observation
+        from missionkit.validation._observation import uncapped_observation
 
-        data = validate_observation(observation, limits=self._ref.core.limits)
+        data = uncapped_observation(observation)
         return await self._async(lambda rt: _iteration.observe_iteration(self._ref, rt, data))
 
     # ------------------------------------------------------------ operators

@@ -23,17 +23,18 @@ from missionkit.validation._common import (
 )
 from missionkit.validation._strategy import str_keyed_args
 
-__all__ = ["validate_observation"]
+__all__ = ["uncapped_observation", "validate_observation"]
 
 _KEYS = ("metrics", "events", "tool_calls")
 _CALL_STATUSES = ("failed", "ok", "skipped_not_allowed")
 
 
-def _capped(value: Any, limit: int) -> Any:
+def _capped(value: Any, limit: int | None) -> Any:
     """
-    JSON-safe copy of *value* under the size cap.
+    JSON-safe copy of *value* under the size cap (no cap when *limit* is None).
     """
-    return cap(json_safe(value), limit)
+    safe = json_safe(value)
+    return safe if limit is None else cap(safe, limit)
 
 
 def _model_data(value: ObservationInput) -> list[tuple[Any, Any]]:
@@ -64,7 +65,7 @@ def _json_dict(value: dict[Any, Any]) -> dict[str, Any]:
     return converted
 
 
-def _host_call(index: int, call: Any, limit: int) -> HostToolCall:
+def _host_call(index: int, call: Any, limit: int | None) -> HostToolCall:
     def reject(reason: str, **extra: Any) -> Any:
         fail(field="observation", subfield="tool_calls", index=index, reason=reason, **extra)
 
@@ -101,7 +102,6 @@ def _host_call(index: int, call: Any, limit: int) -> HostToolCall:
     )
 
 
-@total("observation")
 def validate_observation(value: Any, *, limits: Any = None) -> ObservationInput:
     """
     Check an observation reported by the host (SPEC §4.11).
@@ -122,6 +122,24 @@ def validate_observation(value: Any, *, limits: Any = None) -> ObservationInput:
         MissionValidationError: The first failing check, e.g.
             ``{field: observation, subfield: extra, reason: unknown_key}``.
     """
+    limit = (limits if isinstance(limits, Limits) else Limits()).tool_result_bytes
+    return _observation(value, limit)
+
+
+def uncapped_observation(value: Any) -> ObservationInput:
+    """
+    `validate_observation` without the size caps, for the engine's observe phase.
+
+    The engine caps what it stores (each annotated result, metric value and
+    event) and merges metrics and events from the *untruncated* results
+    (SPEC §6.5); capping here first would lose a large result's metrics and
+    cap its metric values twice.
+    """
+    return _observation(value, None)
+
+
+@total("observation")
+def _observation(value: Any, limit: int | None) -> ObservationInput:
     if isinstance(value, ObservationInput):
         items = _model_data(value)
     elif isinstance(value, dict):
@@ -132,7 +150,6 @@ def validate_observation(value: Any, *, limits: Any = None) -> ObservationInput:
         if not (isinstance(key, str) and exact_str(key) in _KEYS):
             fail(field="observation", subfield=json_key(key), reason="unknown_key")
     data = str_keyed(items)
-    limit = (limits if isinstance(limits, Limits) else Limits()).tool_result_bytes
 
     metrics: dict[str, Any] = {}
     if "metrics" in data:
