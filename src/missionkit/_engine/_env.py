@@ -4,6 +4,7 @@ Everything one iteration's phases share.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from missionkit._engine._phase import Draft
 from missionkit._engine._runtime import Runtime
 from missionkit.models import SessionState
 
-__all__ = ["IterationEnv"]
+__all__ = ["IterationEnv", "remaining_seconds"]
 
 
 class IterationEnv:
@@ -75,7 +76,20 @@ class IterationEnv:
         """
         Active seconds left in the wall-clock budget, floored at 0; None if uncapped.
         """
-        cap = self.state.budget.max_wall_clock_seconds
-        if cap == -1:
-            return None
-        return max(0.0, cap - self.state.active_seconds(now))
+        return remaining_seconds(self.state, now)
+
+
+def remaining_seconds(state: SessionState, now: datetime) -> float | None:
+    """
+    Active seconds left in *state*'s wall-clock budget, floored at 0; None if uncapped.
+
+    A cap is an int of any size; one past the float range leaves infinite time.
+    """
+    cap = state.budget.max_wall_clock_seconds
+    if cap == -1:
+        return None
+    try:
+        limit = float(cap)
+    except OverflowError:
+        return math.inf
+    return max(0.0, limit - state.active_seconds(now))

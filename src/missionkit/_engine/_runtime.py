@@ -68,6 +68,15 @@ def _start_worker(
     threading.Thread(target=work, name="missionkit-tool", daemon=True).start()
 
 
+#: Longest wait handed to a timer (about 31 years). Budgets and timeouts may be
+#: any positive number, but OS timers refuse waits past a few centuries.
+_LONGEST_WAIT = 1e9
+
+
+def _waitable(timeout: float) -> float:
+    return timeout if timeout <= _LONGEST_WAIT else _LONGEST_WAIT
+
+
 def _timeout_error(timeout: float, what: str) -> TimeoutError:
     return TimeoutError(f"{what} exceeded {format(timeout, 'g')}s")
 
@@ -114,7 +123,7 @@ class SyncRuntime(Runtime):
         else:
             box = _Box()
             _start_worker(func, kwargs, box)
-            if not box.done.wait(timeout):
+            if not box.done.wait(_waitable(timeout)):
                 raise _timeout_error(timeout, what)
             if box.error is not None:
                 raise box.error
@@ -132,7 +141,7 @@ class SyncRuntime(Runtime):
             if timeout is None:
                 return await awaitable
             try:
-                return await asyncio.wait_for(awaitable, timeout)
+                return await asyncio.wait_for(awaitable, _waitable(timeout))
             except TimeoutError:
                 raise _timeout_error(timeout, what) from None
 
@@ -164,7 +173,7 @@ class AsyncRuntime(Runtime):
         box = _Box()
         _start_worker(func, kwargs, box, notify)
         try:
-            await (asyncio.wait_for(future, timeout) if timeout is not None else future)
+            await (asyncio.wait_for(future, _waitable(timeout)) if timeout is not None else future)
         except TimeoutError:
             raise _timeout_error(timeout or 0.0, what) from None
         if box.error is not None:
@@ -182,7 +191,7 @@ class AsyncRuntime(Runtime):
         import asyncio
 
         try:
-            return await asyncio.wait_for(awaitable, timeout)
+            return await asyncio.wait_for(awaitable, _waitable(timeout))
         except TimeoutError:
             raise _timeout_error(timeout, what) from None
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from missionkit._engine._core import MissionCore
-from missionkit._engine._env import IterationEnv
+from missionkit._engine._env import IterationEnv, remaining_seconds
 from missionkit._engine._report import last_evaluation
 from missionkit._engine._runtime import Runtime
 from missionkit._jsonsafe import cap
@@ -40,11 +40,7 @@ def _tools(core: MissionCore, state: SessionState) -> list[ToolInfo]:
 def _remaining(state: SessionState, now: datetime, index: int) -> tuple[int | None, float | None]:
     cap_iterations = state.budget.max_iterations
     remaining_iterations = None if cap_iterations == -1 else cap_iterations - index
-    cap_seconds = state.budget.max_wall_clock_seconds
-    remaining_seconds = (
-        None if cap_seconds == -1 else max(0.0, cap_seconds - state.active_seconds(now))
-    )
-    return remaining_iterations, remaining_seconds
+    return remaining_iterations, remaining_seconds(state, now)
 
 
 def _emit(
@@ -78,7 +74,7 @@ async def consult_strategy(env: IterationEnv, now: datetime) -> Strategy | None:
     draft = env.draft
     index = draft.iteration_index
     stored = IterationsView(env.cache.iterations)
-    remaining_iterations, remaining_seconds = _remaining(state, now, index)
+    remaining_iterations, seconds_left = _remaining(state, now, index)
     prompt = build_prompt(
         "strategy_revision",
         directive=state.directive_text,
@@ -86,7 +82,7 @@ async def consult_strategy(env: IterationEnv, now: datetime) -> Strategy | None:
         criteria_status=_status_map(state, stored),
         tools=_tools(core, state),
         remaining_iterations=remaining_iterations,
-        remaining_wall_clock_seconds=remaining_seconds,
+        remaining_wall_clock_seconds=seconds_left,
         is_last_iteration=remaining_iterations == 1,
         allow_scripts=state.allow_scripted_strategies,
         iterations=stored,
@@ -96,7 +92,7 @@ async def consult_strategy(env: IterationEnv, now: datetime) -> Strategy | None:
         consult_strategy_revision(
             core.sampler,
             prompt,
-            remaining_seconds=remaining_seconds,
+            remaining_seconds=seconds_left,
             allowlist=list(state.tool_allowlist),
             allow_scripts=state.allow_scripted_strategies,
             known_tools=known,
@@ -124,7 +120,7 @@ async def consult_lessons(
     """
     One ``final_lessons`` consultation at a terminal transition; None keeps the templates.
     """
-    remaining_iterations, remaining_seconds = _remaining(state, now, len(iterations))
+    remaining_iterations, seconds_left = _remaining(state, now, len(iterations))
     prompt = build_prompt(
         "final_lessons",
         directive=state.directive_text,
@@ -132,7 +128,7 @@ async def consult_lessons(
         criteria_status=_status_map(state, iterations),
         tools=_tools(core, state),
         remaining_iterations=remaining_iterations,
-        remaining_wall_clock_seconds=remaining_seconds,
+        remaining_wall_clock_seconds=seconds_left,
         is_last_iteration=remaining_iterations == 1,
         allow_scripts=state.allow_scripted_strategies,
         iterations=iterations,
