@@ -857,3 +857,45 @@ class TestAdjustHeuristic:
             "adjust at iteration 2: new_observation_errors; unmet criteria: none; strategy: ext; "
             "no-progress 1/50; propose a different strategy next."
         ) == iteration.revision_rationale
+
+
+# --- ints past the float range as metric values (SPEC §6.6.2, §6.6.3, §6.10)
+
+HUGE_INT = 10**400  # JSON data (an int), far below every size cap, but not convertible to float
+
+
+def _huge_predicate(expression: str) -> dict:
+    return {"criterion_id": "p", "kind": "predicate", "required": True, "expression": expression}
+
+
+class TestHugeIntMetrics:
+    def test_threshold_on_a_huge_int_does_not_fail_the_iteration(self) -> None:
+        """§6.6.3/§6.10: an int metric is compared with the target; tool data never fails a step."""
+        mission = make_mission({"t": ScriptedTool(default={"metrics": {"loss": HUGE_INT}})})
+        session = start(mission, [threshold(op=">", target=1)])
+        iteration = session.step()
+
+        assert ("met", HUGE_INT) == (
+            iteration.criteria_evaluation[0].status,
+            iteration.criteria_evaluation[0].evidence,
+        )
+        assert "completed" == session.status
+
+    def test_huge_int_metric_with_a_view_reading_criterion(self) -> None:
+        """§6.6.2/§6.9: step() returns the committed iteration; it does not raise after the save."""
+        mission = make_mission({"t": ScriptedTool(default={"metrics": {"big": HUGE_INT, "x": 1}})})
+        session = start(mission, [_huge_predicate("obs['metric_history']"), event_criterion()])
+        iteration = session.step()
+
+        assert 0 == iteration.iteration_index
+        # No float can hold the int, so it has no point in the history (the int 1 has).
+        assert {"x": [1.0]} == iteration.criteria_evaluation[0].evidence
+
+    def test_session_with_a_stored_huge_int_metric_can_be_opened(self) -> None:
+        """§2.3: Mission.session() raises only id/not-found/corrupt/version errors."""
+        mission = make_mission({"t": ScriptedTool(default={"metrics": {"big": HUGE_INT}})})
+        session = start(mission, [_huge_predicate("1 > 2"), event_criterion()])
+        session.step()
+        reopened = mission.session(session.id)
+
+        assert 1 == len(reopened.state.iterations)

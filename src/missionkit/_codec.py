@@ -104,7 +104,7 @@ class Obj:
             return None
         if type(value) not in (int, float):
             raise self.fail(key, f"expected a number, got {_describe(value)}")
-        if finite and not math.isfinite(value):
+        if finite and type(value) is float and not math.isfinite(value):
             raise self.fail(key, f"expected a finite number, got {_describe(value)}")
         return value
 

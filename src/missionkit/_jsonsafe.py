@@ -150,7 +150,7 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
         number = int.__index__(value)
         # CPython cannot render ints past 4300 digits as text, so JSON cannot
         # hold them: they become markers like any other unrepresentable value.
-        return number if -_BIG_INT < number < _BIG_INT else _opaque(value)
+        return number if -JSON_INT_LIMIT < number < JSON_INT_LIMIT else _opaque(value)
     if issubclass(cls, float):
         return float.__float__(value)
     if issubclass(cls, str):
@@ -203,7 +203,9 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
 
 
 _SCALARS = frozenset({type(None), bool, int, float, str})
-_BIG_INT = 1 << 14000
+#: Ints in (-JSON_INT_LIMIT, JSON_INT_LIMIT) have a JSON text form; CPython refuses to
+#: render ints past 4,300 digits, and 2**14000 stays safely below that.
+JSON_INT_LIMIT = 1 << 14000
 
 
 class _NotPlain(Exception):
@@ -220,7 +222,7 @@ def _plain(value: Any, depth: int) -> Any:
     if cls is str or cls is float or cls is bool or value is None:
         return value
     if cls is int:
-        if -_BIG_INT < value < _BIG_INT:
+        if -JSON_INT_LIMIT < value < JSON_INT_LIMIT:
             return value
         raise _NotPlain
     if depth > 32:
@@ -308,7 +310,7 @@ def strict_json_data(value: Any) -> Any:
         return value
     if cls is int:
         # Ints past CPython's text limit have no JSON form: render their marker.
-        return value if -_BIG_INT < value < _BIG_INT else to_json_data(value)
+        return value if -JSON_INT_LIMIT < value < JSON_INT_LIMIT else to_json_data(value)
     if isinstance(value, Mapping):
         return {_key(k): strict_json_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

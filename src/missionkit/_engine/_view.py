@@ -15,7 +15,7 @@ from typing import Any
 from missionkit._jsonsafe import format_timestamp
 from missionkit.models import Iteration, Observation
 
-__all__ = ["CumulativeView", "observation_json"]
+__all__ = ["CumulativeView", "history_point", "observation_json"]
 
 
 class LazyObservationJSON(dict[str, Any]):
@@ -59,6 +59,23 @@ def observation_json(obs: Observation) -> dict[str, Any]:
     }
 
 
+def history_point(value: Any) -> float | None:
+    """
+    ``float(value)`` for a finite int/float metric (not bool), else None (SPEC §6.6.2).
+
+    An int too large for a float has no point: it cannot be charted as one.
+    """
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int:
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    return None
+
+
 class CumulativeView:
     """
     All tool results so far, metric history and successful-call counts.
@@ -94,8 +111,9 @@ class CumulativeView:
                         self.ok_counts[name] += 1
         touched = []
         for key, value in obs.metrics.items():
-            if type(value) in (int, float) and math.isfinite(value):
-                self.metric_history.setdefault(key, []).append(float(value))
+            point = history_point(value)
+            if point is not None:
+                self.metric_history.setdefault(key, []).append(point)
                 touched.append(key)
         return touched
 

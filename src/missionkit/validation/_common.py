@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
+from missionkit._jsonsafe import JSON_INT_LIMIT
 from missionkit.errors import MissionValidationError
 
 __all__ = [
@@ -137,9 +138,14 @@ def is_non_empty_str(value: Any) -> bool:
 
 def is_int(value: Any) -> bool:
     """
-    Whether *value* is an int and not a bool.
+    Whether *value* is an int, not a bool, with a JSON text form (SPEC §3.14).
+
+    An int past CPython's 4,300-digit text limit could be validated but never
+    stored, so it is refused here like any other non-int.
     """
-    return isinstance(value, int) and not isinstance(value, bool)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
+    return -JSON_INT_LIMIT < int.__index__(value) < JSON_INT_LIMIT
 
 
 def exact_int(value: int) -> int:
@@ -151,9 +157,11 @@ def exact_int(value: int) -> int:
 
 def is_number(value: Any) -> bool:
     """
-    Whether *value* is an int or a float, and not a bool.
+    Whether *value* is a float, or an int as `is_int` accepts it.
     """
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, float):
+        return True
+    return is_int(value)
 
 
 def exact_number(value: int | float) -> int | float:

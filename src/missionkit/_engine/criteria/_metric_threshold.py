@@ -92,7 +92,14 @@ def threshold_evaluator(criterion: Any) -> Callable[[EvaluationInput], Outcome]:
                 return apply_non_finite(policy, value)
         elif cls is not int:
             return missing if value is _MISSING else Outcome("inconclusive", value)
+        status = "met" if compare(value, target) else "unmet"
+        try:
+            point = float(value)
+        except OverflowError:
+            # An int past the float range compares exactly but has no distance
+            # to track progress with.
+            point = None
         # A plain tuple: building the NamedTuple costs as much as the comparison.
-        return ("met" if compare(value, target) else "unmet", value, float(value))  # type: ignore[return-value]
+        return (status, value, point)  # type: ignore[return-value]
 
     return run
