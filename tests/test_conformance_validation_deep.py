@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
+import time
 from typing import Any
 
 import pytest
@@ -856,3 +857,39 @@ class TestConstructorTimeouts:
 
         timeout = mission.tools["_probe"].timeout
         assert (float(value), float) == (timeout, type(timeout))
+
+
+class TestIntsWithoutJsonText:
+    def test_budget_int_past_the_text_limit_is_refused(self) -> None:
+        """§3.14/§4.5: an int with no JSON text form (over 4,300 digits) is not an int here."""
+        with pytest.raises(mk.MissionValidationError) as info:
+            validate_budget({"max_iterations": 10**5000, "max_wall_clock_seconds": -1})
+
+        assert {
+            "field": "budget",
+            "subfield": "max_iterations",
+            "reason": "missing_or_not_positive_int_or_minus_one",
+        } == info.value.details
+
+    def test_astronomic_budgets_run(self) -> None:
+        """§6.12: a wall-clock cap past any timer or past the float range still runs tools."""
+
+        def slow() -> dict[str, Any]:
+            time.sleep(0.05)
+            return {"metrics": {"x": 1}}
+
+        for cap in (10**10, 10**400):
+            mission = mk.Mission(tools=[slow])
+            session = mission.start(
+                directive="d",
+                criteria=[
+                    {"criterion_id": "e", "kind": "event", "required": True, "event_name": "n"}
+                ],
+                budget={"max_iterations": 10**400, "max_wall_clock_seconds": cap},
+                tool_allowlist=["slow"],
+            )
+
+            record = session.step().tool_calls[0]
+
+            assert ("ok", None) == (record.status, record.error_message)
+            assert 1 == len(mission.session(session.id).state.iterations)
