@@ -1317,3 +1317,19 @@ class TestMoreRules:
         )
 
         assert expected == done.returncode, done.stderr
+
+
+def test_read_only_list_leaves_an_empty_database_file_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """
+    SPEC §14.1: read-only commands never set up a store, so a 0-byte file stays 0 bytes.
+    """
+    from missionkit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "missionkit.db").write_bytes(b"")
+
+    assert 0 == main(["sessions", "list"])
+    assert "(none)\n" == capsys.readouterr().out
+    assert 0 == (tmp_path / "missionkit.db").stat().st_size

@@ -166,6 +166,11 @@ class SQLiteStore:
                 raise
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            if not self._create and not _has_meta(conn):
+                # A read-only caller on a file without our schema (e.g. empty):
+                # leave it untouched, even by the journal-mode switch.
+                conn.close()
+                return None
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -181,10 +186,7 @@ class SQLiteStore:
         """
         Check the store schema, creating it if allowed; False if there is none to read.
         """
-        has_meta = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-        ).fetchone()
-        if has_meta is None:
+        if not _has_meta(conn):
             if not self._create:
                 return False
             with _transaction(conn):
@@ -554,3 +556,11 @@ def _timestamp(session_id: str, column: str, value: Any) -> datetime:
         return parse_timestamp(value)
     except (TypeError, ValueError):
         raise SessionCorrupt(session_id, f"{column}: {value!r} is not a timestamp") from None
+
+
+def _has_meta(conn: sqlite3.Connection) -> bool:
+    """
+    Whether the database holds the store's ``meta`` table.
+    """
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+    return row.fetchone() is not None
