@@ -16,13 +16,19 @@ _NEVER = CriterionProgress()
 def distance(op: str, value: float, target: float) -> float | None:
     """
     How far *value* is from satisfying ``value <op> target``; None for ``!=``.
+
+    None too when the difference has no float (an int target past the float
+    range): progress cannot be measured against it.
     """
-    if op in ("<", "<="):
-        return max(value - target, 0.0)
-    if op in (">", ">="):
-        return max(target - value, 0.0)
-    if op == "==":
-        return abs(value - target)
+    try:
+        if op in ("<", "<="):
+            return max(value - target, 0.0)
+        if op in (">", ">="):
+            return max(target - value, 0.0)
+        if op == "==":
+            return abs(value - target)
+    except OverflowError:
+        return None
     return None
 
 
