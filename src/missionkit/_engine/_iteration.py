@@ -281,7 +281,14 @@ async def _run(
     except BaseException:
         cache.view.rollback()
         raise
-    return await _finish(ref, cache, env)
+    try:
+        return await _finish(ref, cache, env)
+    except BaseException:
+        # Interrupted before its save (a clock or lessons failure, Ctrl-C): the
+        # staged observation must not stay in this handle's view. After the save
+        # it is already settled and this does nothing.
+        cache.view.rollback()
+        raise
 
 
 def _host_record(call: Any) -> tuple[ToolCallRecord, Any]:

@@ -89,12 +89,15 @@ class SessionRef:
         """
         One compare-and-swap save; on success the cache follows.
 
+        *header* was derived from the revision read at the gate, so that is the
+        revision the save expects (SPEC §6.9): anything that moved the session
+        meanwhile, even through this handle, makes it a `ConcurrentUpdate`.
         On failure the staged view is rolled back and the error propagates.
         """
         try:
             self.core.store.save_session(
                 header,
-                expected_revision=cache.header.revision,
+                expected_revision=header.revision - 1,
                 append=tuple(append),
                 report=report,
             )
