@@ -38,6 +38,27 @@ def _system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def _utc_clock(clock: Callable[[], datetime]) -> Callable[[], datetime]:
+    """
+    *clock* with readings normalised to aware UTC (SPEC §1.4: naive means UTC).
+
+    Clocks known to read aware UTC already (`FakeClock`) are used as they are:
+    the engine reads the clock over a dozen times per iteration.
+    """
+    if getattr(clock, "_missionkit_utc", False):
+        return clock
+
+    def utc_clock() -> datetime:
+        now = clock()
+        if type(now) is datetime and now.tzinfo is UTC:
+            return now
+        if not isinstance(now, datetime):
+            raise TypeError(f"clock returned {type(now).__name__}, not a datetime")
+        return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+    return utc_clock
+
+
 def _bad(details: dict[str, Any]) -> MissionValidationError:
     return MissionValidationError(details=details)
 
@@ -144,7 +165,7 @@ class Mission:
             sinks=tuple(sink_list),
             proposer=proposer,
             sampler=sampler,
-            clock=clock or _system_clock,
+            clock=_system_clock if clock is None else _utc_clock(clock),
             tool_timeout=tool_timeout,
             control_tools=_check_control_tools(control_tools),
             flag_lookup=_check_flag_lookup(flag_lookup),

@@ -48,6 +48,9 @@ class FakeClock:
         ('2025-01-01T00:00:00+00:00', '2025-01-01T00:00:01.500000+00:00')
     """
 
+    #: Every reading is an aware UTC datetime: Mission uses it without a wrapper.
+    _missionkit_utc = True
+
     def __init__(
         self, start: datetime | str = "2025-01-01T00:00:00+00:00", *, step: float = 0.0
     ) -> None:
