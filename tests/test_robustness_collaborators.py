@@ -898,3 +898,193 @@ class TestFailingStores:
             p.phase for p in iteration.phases
         ]
         assert 3 == assert_consistent(mission, session.id).revision
+
+
+# --- defects found by these attacks, fixed since
+
+
+class TestHugeIntMetrics:
+    @pytest.mark.parametrize(
+        "criterion",
+        [
+            {
+                "criterion_id": "p",
+                "kind": "predicate",
+                "required": True,
+                "expression": "len(obs['tool_results']) >= 2",
+            },
+            {
+                "criterion_id": "t",
+                "kind": "metric_trend",
+                "required": True,
+                "metric": "loss",
+                "direction": "decreasing",
+            },
+            {
+                "criterion_id": "l",
+                "kind": "metric_threshold",
+                "required": True,
+                "metric": "metrics.loss",
+                "op": ">",
+                "target": 0.1,
+            },
+        ],
+        ids=["predicate", "trend", "threshold"],
+    )
+    def test_int_past_float_range_is_a_plain_number(
+        self, criterion: dict[str, Any], tmp_path: Path
+    ) -> None:
+        """
+        §3.14 (ints < 2**14000 unchanged; no value can make a save fail), §6.6.2 (finite ints
+        only enter metric_history), §6.10 (tool values never fail an iteration).
+        """
+        caplog_off = logging.getLogger("missionkit")
+        caplog_off.disabled = True
+        try:
+            mission = mk.Mission(
+                tools={"big": lambda: {"metrics": {"loss": -(10**400)}}},
+                clock=FakeClock(),
+                store=SQLiteStore(tmp_path / "s.db"),
+            )
+            session = start(mission, [criterion])
+            iteration = session.step()
+            assert "succeeded" == iteration.status
+            assert "running" == mission.session(session.id).status  # a fresh handle loads it
+            assert 1 == session.step().iteration_index
+        finally:
+            caplog_off.disabled = False
+
+    def test_huge_target_with_a_moving_metric(self) -> None:
+        """
+        §4.4 accepts target 10**400; §6.6.4 progress must then not fail the iteration.
+        """
+        values = iter([1.0, 2.0, 3.0])
+        mission = mk.Mission(
+            tools={"tool": lambda: {"metrics": {"loss": next(values)}}}, clock=FakeClock()
+        )
+        criterion = {
+            "criterion_id": "l",
+            "kind": "metric_threshold",
+            "required": True,
+            "metric": "metrics.loss",
+            "op": ">=",
+            "target": 10**400,
+        }
+        session = start(mission, [criterion])
+        session.step()
+        assert "succeeded" == session.step().status
+
+
+class NaiveClock:
+    """A clock returning naive datetimes (e.g. datetime.utcnow)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 1, 1)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+class TestNaiveClock:
+    @pytest.mark.parametrize("operation", ["step", "resume", "checkpoint"])
+    def test_naive_clock_with_a_stored_session(self, operation: str, tmp_path: Path) -> None:
+        """
+        §1.4: naive datetimes read from the clock are interpreted as UTC. With a SQLiteStore,
+        a fresh handle (stored timestamps are aware) must still step, resume and checkpoint.
+        """
+        mission = mk.Mission(
+            tools=[ok_tool], clock=NaiveClock(), store=SQLiteStore(tmp_path / "s.db")
+        )
+        sid = start(mission, budget={"max_iterations": 9, "max_wall_clock_seconds": 1000}).id
+        mission.session(sid).step()
+        if operation == "resume":
+            mission.session(sid).abort(pause=True)
+        getattr(mission.session(sid), operation)()
+
+    def test_models_hold_aware_utc_timestamps(self) -> None:
+        """§1.4: timestamps in models are timezone-aware UTC datetimes, even from a naive clock."""
+        mission = mk.Mission(tools=[ok_tool], clock=NaiveClock())
+        session = start(mission)
+        session.step()
+        assert timedelta(0) == session.state.started_at.utcoffset()
+
+
+class TestViewAfterInterruptedCommit:
+    def test_clock_failure_in_commit_then_another_writer(self) -> None:
+        """
+        §6.6.2/§6.15(1): a predicate sees every stored iteration's tool results plus the
+        current ones. After a commit aborted by a clock error, and another handle's commit,
+        this handle's view must still be exact.
+        """
+        fake = FakeClock()
+        state = {"fail": False, "arm": False}
+
+        def clock() -> datetime:
+            if state["fail"]:
+                state["fail"] = False
+                raise RuntimeError("clock died")
+            return fake()
+
+        def sink(event: Any) -> None:
+            if (
+                state["arm"]
+                and event.event_type == "mission_phase_event"
+                and event.phase == "decide"
+            ):
+                state["arm"] = False
+                state["fail"] = True  # the next clock read is the commit's
+
+        mission = mk.Mission(tools=[ok_tool], clock=clock, sinks=[sink])
+        expr = "len(obs['tool_results']) >= 3"
+        session = start(
+            mission,
+            [{"criterion_id": "p", "kind": "predicate", "required": True, "expression": expr}],
+            stagnation_threshold=50,
+        )
+        session.step()
+        state["arm"] = True
+        with pytest.raises(RuntimeError):
+            session.step()
+        assert 1 == mission.session(session.id).step().iteration_index
+
+        iteration = session.step()  # index 2: three stored+current results
+
+        assert "criteria_met" == iteration.verdict_reason
+
+
+class TestSameHandleReentry:
+    def test_tool_pausing_its_own_handle_is_a_concurrent_update(self) -> None:
+        """
+        §6.9 (save with expected_revision = the revision read at the gate) and §6.15(2) (a lost
+        race raises ConcurrentUpdate): a tool that pauses the same handle mid-step.
+        """
+        holder: dict[str, Any] = {}
+
+        def pauser() -> dict[str, Any]:
+            if not holder.get("done"):
+                holder["done"] = True
+                holder["session"].abort(pause=True)
+            return {}
+
+        mission = mk.Mission(tools=[pauser], clock=FakeClock())
+        session = start(mission)
+        holder["session"] = session
+        with pytest.raises(mk.ConcurrentUpdate):
+            session.step()
+
+    def test_sync_tool_reading_its_handle_under_astep(self) -> None:
+        """
+        (Unsure) §6.4/§6.19: under astep a sync tool runs in a worker thread; reading the same
+        handle there must not deadlock the handle forever.
+        """
+        holder: dict[str, Any] = {}
+
+        def reader() -> dict[str, Any]:
+            return {"status": holder["session"].status}
+
+        mission = mk.Mission(tools=[reader], clock=FakeClock())
+        session = start(mission)
+        holder["session"] = session
+        iteration = guarded(lambda: asyncio.run(session.astep()))
+        assert "ok" == iteration.tool_calls[0].status

@@ -16,7 +16,7 @@ from missionkit._engine import _iteration, _operators
 from missionkit._engine._core import MissionCore
 from missionkit._engine._ref import SessionRef
 from missionkit._engine._runtime import AsyncRuntime, Runtime, run_sync
-from missionkit.errors import InvalidArgument
+from missionkit.errors import InvalidArgument, SessionNotFound
 from missionkit.models import FinalReport, Iteration, SessionState, Strategy, Verdict
 
 __all__ = ["Session"]
@@ -90,6 +90,27 @@ class Session:
 
     # ------------------------------------------------------------ reads
 
+    def _read(self, *, iterations: bool = True) -> tuple[SessionState, list[Iteration]]:
+        """
+        The stored header and (if asked) iterations, never waiting on a running operation.
+
+        Reads go through the handle's cache when the handle is free (or held by
+        this very thread). While an operation holds it — possibly the one whose
+        tool or callback is reading, on a worker thread — they read the store
+        directly and leave the cache to that operation.
+        """
+        if self._lock.acquire(blocking=False):
+            try:
+                cache = self._ref.refresh()
+                return cache.header, list(cache.iterations) if iterations else []
+            finally:
+                self._lock.release()
+        store = self._ref.core.store
+        header = store.load_header(self.id)
+        if header is None:
+            raise SessionNotFound(self.id)
+        return header, list(store.load_iterations(self.id)) if iterations else []
+
     @property
     def id(self) -> str:
         """
@@ -102,26 +123,24 @@ class Session:
         """
         The current stored status.
         """
-        with self._lock:
-            return self._ref.refresh().header.status
+        header, _ = self._read(iterations=False)
+        return header.status
 
     @property
     def state(self) -> SessionState:
         """
         A frozen snapshot of the session, iterations included.
         """
-        with self._lock:
-            cache = self._ref.refresh()
-            return _with_iterations(cache.header, cache.iterations)
+        header, iterations = self._read()
+        return _with_iterations(header, iterations)
 
     def report(self) -> FinalReport | None:
         """
         The stored final report, or None while the session is not terminal.
         """
-        with self._lock:
-            self._ref.refresh()
-            report: FinalReport | None = self._ref.core.store.load_report(self.id)
-            return report
+        self._read(iterations=False)
+        report: FinalReport | None = self._ref.core.store.load_report(self.id)
+        return report
 
     def history(self, format: str = "summary") -> list[dict[str, Any]]:
         """
@@ -129,11 +148,10 @@ class Session:
         """
         if format not in ("summary", "full"):
             raise InvalidArgument("format", "must_be_summary_or_full", session_id=self.id)
-        with self._lock:
-            iterations = self._ref.refresh().iterations
-            if format == "summary":
-                return [it.summary().to_dict() for it in iterations]
-            return [it.to_dict() for it in iterations]
+        _, iterations = self._read()
+        if format == "summary":
+            return [it.summary().to_dict() for it in iterations]
+        return [it.to_dict() for it in iterations]
 
     def history_records(self) -> list[dict[str, Any]]:
         """
@@ -141,9 +159,8 @@ class Session:
         """
         from missionkit._records_table import history_rows
 
-        with self._lock:
-            cache = self._ref.refresh()
-            return history_rows(cache.header, cache.iterations)
+        header, iterations = self._read()
+        return history_rows(header, iterations)
 
     def to_dict(self) -> dict[str, Any]:
         """
@@ -154,9 +171,8 @@ class Session:
     def _repr_html_(self) -> str:
         from missionkit._html import session_html
 
-        with self._lock:
-            cache = self._ref.refresh()
-            return session_html(cache.header, cache.iterations, self._ref.core.clock())
+        header, iterations = self._read()
+        return session_html(header, iterations, self._ref.core.clock())
 
     def __repr__(self) -> str:
         return f"<missionkit.Session id={self.id!r}>"
