@@ -25,6 +25,12 @@ import missionkit as mk
 from cli_support import error_line, run_cli, spec_dict, write_spec
 from missionkit.scaffold import scaffold_criteria
 from missionkit.store import SQLiteStore
+from spec_key_orders import (
+    ITERATION_KEYS,
+    ITERATION_SUMMARY_KEYS,
+    SESSION_KEYS,
+    SESSION_SUMMARY_KEYS,
+)
 
 TOOLS_SOURCE = """
 import logging
@@ -94,81 +100,6 @@ NOT_CALLABLE = 42
 """
 
 BROKEN_MODULE = "raise RuntimeError('this module refuses to import')\n"
-
-SUMMARY_KEYS = [
-    "session_id",
-    "status",
-    "created_at",
-    "updated_at",
-    "iteration_count",
-    "final_verdict",
-    "final_verdict_reason",
-    "error",
-]
-
-ITERATION_SUMMARY_KEYS = [
-    "iteration_index",
-    "status",
-    "verdict",
-    "verdict_reason",
-    "started_at",
-    "ended_at",
-]
-
-ITERATION_KEYS = [
-    "iteration_index",
-    "status",
-    "started_at",
-    "ended_at",
-    "phases",
-    "strategy",
-    "strategy_source",
-    "tool_calls",
-    "script_call_log",
-    "script_error",
-    "sandbox_terminated_reason",
-    "observation",
-    "criteria_evaluation",
-    "checkpoint_evaluated",
-    "progress",
-    "no_progress_counter",
-    "verdict",
-    "verdict_reason",
-    "revision_rationale",
-    "sampling_status",
-    "sampling_rejection_reason",
-    "sampling_output",
-    "sampling_rationale",
-]
-
-SESSION_KEYS_WITHOUT_ITERATIONS = [
-    "version",
-    "session_id",
-    "revision",
-    "status",
-    "directive_text",
-    "criteria",
-    "budget",
-    "tool_allowlist",
-    "checkpoint_cadence",
-    "stagnation_threshold",
-    "use_sampling",
-    "sampling_mode",
-    "allow_scripted_strategies",
-    "metadata",
-    "created_at",
-    "updated_at",
-    "started_at",
-    "ended_at",
-    "paused_at",
-    "paused_seconds",
-    "last_checkpoint_at",
-    "no_progress_counter",
-    "criterion_progress",
-    "final_verdict",
-    "final_verdict_reason",
-    "pending_proposal",
-]
 
 
 @pytest.fixture(name="workdir")
@@ -585,7 +516,7 @@ class TestRun:
 
         summary = _strict(out)
         assert 5 == code
-        assert SUMMARY_KEYS == list(summary)
+        assert SESSION_SUMMARY_KEYS == list(summary)
         assert ("se1", "running", 1, None, None, None) == (
             summary["session_id"],
             summary["status"],
@@ -778,7 +709,7 @@ class TestSessions:
         """
         code, rows = _json(capsys, "sessions", "list")
         assert (0, ["c3", "a1", "b2"]) == (code, [r["session_id"] for r in rows])
-        assert [SUMMARY_KEYS] * 3 == [list(r) for r in rows]
+        assert [SESSION_SUMMARY_KEYS] * 3 == [list(r) for r in rows]
 
         _, rows = _json(capsys, "sessions", "list", "--ascending")
         assert ["b2", "a1", "c3"] == [r["session_id"] for r in rows]
@@ -816,8 +747,8 @@ class TestSessions:
         code, data = _json(capsys, "sessions", "show", "a1")
 
         assert 0 == code
-        assert set(SESSION_KEYS_WITHOUT_ITERATIONS) | {"iteration_count"} == set(data)
-        assert [k for k in data if k != "iteration_count"] == SESSION_KEYS_WITHOUT_ITERATIONS
+        assert set(SESSION_KEYS[:-1]) | {"iteration_count"} == set(data)
+        assert [k for k in data if k != "iteration_count"] == SESSION_KEYS[:-1]
         assert (2, "running", 3) == (data["iteration_count"], data["status"], data["revision"])
 
     def test_history_keys(self, three: Path, capsys: pytest.CaptureFixture[str]) -> None:

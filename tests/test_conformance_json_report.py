@@ -25,6 +25,7 @@ from missionkit import models as m
 from missionkit.scripts import ScriptOutcome
 from missionkit.store import JsonDirStore, SQLiteStore
 from missionkit.testing import FakeClock, ScriptedProposer, ScriptedSampler
+from spec_key_orders import REPORT_KEYS
 
 SID = "mission-jr"
 UNCAPPED = {"max_iterations": -1, "max_wall_clock_seconds": -1}
@@ -509,33 +510,6 @@ class TestObservationBuilding:
 
 
 # --------------------------------------------------------------------------- §12 final report
-
-
-REPORT_KEYS = [
-    "version",
-    "session_id",
-    "status",
-    "directive_text",
-    "criteria",
-    "budget",
-    "checkpoint_cadence",
-    "tool_allowlist",
-    "stagnation_threshold",
-    "metadata",
-    "created_at",
-    "started_at",
-    "ended_at",
-    "active_seconds",
-    "iterations_run",
-    "final_verdict",
-    "final_verdict_reason",
-    "final_criteria_evaluation",
-    "failure",
-    "lessons",
-    "lessons_source",
-    "recommended_followups",
-    "iterations",
-]
 
 
 class TestFinalReport:

@@ -34,6 +34,7 @@ from missionkit.predicate import (
 from missionkit.sampling import SamplingPrompt
 from missionkit.scaffold import scaffold_criteria, scaffold_criteria_sampled
 from missionkit.testing import FakeClock, ScriptedProposer, ScriptedSampler
+from spec_key_orders import REPORT_KEYS
 
 PROMPT_BUDGET = 32768
 MARKER = "... [truncated]"
@@ -965,31 +966,7 @@ class TestCommandLine:
         code, out, _ = _cli(capsys, "--quiet", "--output", "json", "run", str(spec))
 
         assert 0 == code
-        assert [
-            "version",
-            "session_id",
-            "status",
-            "directive_text",
-            "criteria",
-            "budget",
-            "checkpoint_cadence",
-            "tool_allowlist",
-            "stagnation_threshold",
-            "metadata",
-            "created_at",
-            "started_at",
-            "ended_at",
-            "active_seconds",
-            "iterations_run",
-            "final_verdict",
-            "final_verdict_reason",
-            "final_criteria_evaluation",
-            "failure",
-            "lessons",
-            "lessons_source",
-            "recommended_followups",
-            "iterations",
-        ] == list(_strict(out))
+        assert REPORT_KEYS == list(_strict(out))
 
     def test_sessions_list_json_rows_are_session_summaries(
         self, workdir: Path, module: str, capsys: pytest.CaptureFixture[str]

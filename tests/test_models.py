@@ -38,6 +38,7 @@ from missionkit.models import (
     ToolCallSucceededCriterion,
     Verdict,
 )
+from spec_key_orders import ITERATION_KEYS, REPORT_KEYS, SESSION_KEYS
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 T0_TEXT = "2025-01-01T00:00:00.000000+00:00"
@@ -300,89 +301,6 @@ class TestRoundTrips:
 
 
 # --------------------------------------------------------------------------- golden key order
-
-
-ITERATION_KEYS = [
-    "iteration_index",
-    "status",
-    "started_at",
-    "ended_at",
-    "phases",
-    "strategy",
-    "strategy_source",
-    "tool_calls",
-    "script_call_log",
-    "script_error",
-    "sandbox_terminated_reason",
-    "observation",
-    "criteria_evaluation",
-    "checkpoint_evaluated",
-    "progress",
-    "no_progress_counter",
-    "verdict",
-    "verdict_reason",
-    "revision_rationale",
-    "sampling_status",
-    "sampling_rejection_reason",
-    "sampling_output",
-    "sampling_rationale",
-]
-
-SESSION_KEYS = [
-    "version",
-    "session_id",
-    "revision",
-    "status",
-    "directive_text",
-    "criteria",
-    "budget",
-    "tool_allowlist",
-    "checkpoint_cadence",
-    "stagnation_threshold",
-    "use_sampling",
-    "sampling_mode",
-    "allow_scripted_strategies",
-    "metadata",
-    "created_at",
-    "updated_at",
-    "started_at",
-    "ended_at",
-    "paused_at",
-    "paused_seconds",
-    "last_checkpoint_at",
-    "no_progress_counter",
-    "criterion_progress",
-    "final_verdict",
-    "final_verdict_reason",
-    "pending_proposal",
-    "iterations",
-]
-
-REPORT_KEYS = [
-    "version",
-    "session_id",
-    "status",
-    "directive_text",
-    "criteria",
-    "budget",
-    "checkpoint_cadence",
-    "tool_allowlist",
-    "stagnation_threshold",
-    "metadata",
-    "created_at",
-    "started_at",
-    "ended_at",
-    "active_seconds",
-    "iterations_run",
-    "final_verdict",
-    "final_verdict_reason",
-    "final_criteria_evaluation",
-    "failure",
-    "lessons",
-    "lessons_source",
-    "recommended_followups",
-    "iterations",
-]
 
 
 class TestKeyOrder:
