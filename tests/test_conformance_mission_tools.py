@@ -888,3 +888,66 @@ class TestPublicModuleShapes:
         for helper in (ScriptedSampler, ScriptedProposer):
             (param,) = inspect.signature(helper).parameters.values()
             assert inspect.Parameter.VAR_POSITIONAL == param.kind
+
+
+class BadName:
+    """
+    A callable whose __name__ cannot be read.
+    """
+
+    @property
+    def __name__(self) -> str:  # type: ignore[override]
+        raise RuntimeError("no name")
+
+    def __call__(self) -> dict[str, Any]:
+        return {}
+
+
+class BadSchema:
+    """
+    A callable whose input_schema attribute cannot be read.
+    """
+
+    __name__ = "bad_schema"
+
+    @property
+    def input_schema(self) -> dict[str, Any]:
+        raise RuntimeError("no schema")
+
+    def __call__(self) -> dict[str, Any]:
+        return {}
+
+
+class TestHostileToolAttributesAndTwoStageCalls:
+    def test_unreadable_name_is_no_usable_name(self) -> None:
+        """§4.13: a tool whose __name__ raises has no usable name (MissionValidationError)."""
+        with pytest.raises(MissionValidationError) as info:
+            Mission(tools=[BadName()])
+        assert {
+            "field": "tools",
+            "index": 0,
+            "reason": "tool_name_missing_or_invalid",
+        } == info.value.details
+
+    def test_unreadable_input_schema_attribute(self) -> None:
+        """§2.5/§4.13: an input_schema attribute that cannot be read is no schema; no crash."""
+        mission = Mission(tools=[BadSchema()])
+        assert None is mission.tools["bad_schema"].input_schema
+
+    @pytest.mark.parametrize("use_async", [False, True], ids=["step", "astep"])
+    def test_timeout_bounds_the_whole_call(self, use_async: bool) -> None:
+        """§6.4/§2.5: the timeout bounds the call including awaiting its awaitable result."""
+
+        async def second_half() -> dict[str, Any]:
+            await asyncio.sleep(0.3)
+            return {"metrics": {"n": 1}}
+
+        def two_stage() -> Any:
+            time.sleep(0.3)
+            return second_half()
+
+        record, _ = one_call({"two": two_stage}, "two", use_async=use_async, tool_timeout=0.4)
+        assert ("failed", "TimeoutError: tool call exceeded 0.4s") == (
+            record.status,
+            record.error_message,
+        )

@@ -52,8 +52,7 @@ class Tool:
 
     def __attrs_post_init__(self) -> None:
         if self.name is None:
-            name = getattr(self.func, "__name__", None) if self.func is not None else None
-            object.__setattr__(self, "name", name)
+            object.__setattr__(self, "name", _attribute(self.func, "__name__"))
         if self.description is None:
             doc = None
             if self.func is not None:
@@ -63,7 +62,7 @@ class Tool:
                     doc = None
             object.__setattr__(self, "description", doc or "")
         if self.input_schema is None and self.func is not None:
-            schema = getattr(self.func, "input_schema", None)
+            schema = _attribute(self.func, "input_schema")
             if isinstance(schema, dict):
                 object.__setattr__(self, "input_schema", schema)
 
@@ -73,6 +72,18 @@ class Tool:
         Whether missionkit can run this tool itself.
         """
         return self.func is not None
+
+
+def _attribute(func: Any, name: str) -> Any:
+    """
+    ``getattr(func, name, None)``, also None when reading it raises (a hostile callable).
+    """
+    if func is None:
+        return None
+    try:
+        return getattr(func, name, None)
+    except Exception:
+        return None
 
 
 def _bad(details: dict[str, Any]) -> MissionValidationError:

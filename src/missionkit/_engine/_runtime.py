@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -77,6 +78,16 @@ def _waitable(timeout: float) -> float:
     return timeout if timeout <= _LONGEST_WAIT else _LONGEST_WAIT
 
 
+def _rest(timeout: float | None, started: float) -> float | None:
+    """
+    What is left of *timeout* since *started*: a sync callable returning an
+    awaitable gets one budget for both parts.
+    """
+    if timeout is None:
+        return None
+    return max(0.0, timeout - (time.monotonic() - started))
+
+
 def _timeout_error(timeout: float, what: str) -> TimeoutError:
     return TimeoutError(f"{what} exceeded {format(timeout, 'g')}s")
 
@@ -100,10 +111,15 @@ class Runtime:
         raise NotImplementedError
 
     async def wait(
-        self, awaitable: Awaitable[T], timeout: float | None = None, what: str = "call"
+        self,
+        awaitable: Awaitable[T],
+        timeout: float | None = None,
+        what: str = "call",
+        *,
+        shown: float | None = None,
     ) -> T:
         """
-        Wait for an awaitable, bounded by *timeout*.
+        Wait for an awaitable, bounded by *timeout*; a timeout reports *shown* if given.
         """
         raise NotImplementedError
 
@@ -118,6 +134,7 @@ class SyncRuntime(Runtime):
     async def call(
         self, func: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None, what: str
     ) -> Any:
+        started = time.monotonic()
         if timeout is None:
             result = func(**kwargs)
         else:
@@ -129,11 +146,16 @@ class SyncRuntime(Runtime):
                 raise box.error
             result = box.value
         if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
-            return await self.wait(result, timeout, what)
+            return await self.wait(result, _rest(timeout, started), what, shown=timeout)
         return result
 
     async def wait(
-        self, awaitable: Awaitable[T], timeout: float | None = None, what: str = "call"
+        self,
+        awaitable: Awaitable[T],
+        timeout: float | None = None,
+        what: str = "call",
+        *,
+        shown: float | None = None,
     ) -> T:
         import asyncio
 
@@ -143,7 +165,7 @@ class SyncRuntime(Runtime):
             try:
                 return await asyncio.wait_for(awaitable, _waitable(timeout))
             except TimeoutError:
-                raise _timeout_error(timeout, what) from None
+                raise _timeout_error(timeout if shown is None else shown, what) from None
 
         loop = asyncio.new_event_loop()
         try:
@@ -170,6 +192,7 @@ class AsyncRuntime(Runtime):
         def notify() -> None:
             loop.call_soon_threadsafe(_resolve, future)
 
+        started = time.monotonic()
         box = _Box()
         _start_worker(func, kwargs, box, notify)
         try:
@@ -180,11 +203,16 @@ class AsyncRuntime(Runtime):
             raise box.error
         result = box.value
         if inspect.isawaitable(result):
-            return await self.wait(result, timeout, what)
+            return await self.wait(result, _rest(timeout, started), what, shown=timeout)
         return result
 
     async def wait(
-        self, awaitable: Awaitable[T], timeout: float | None = None, what: str = "call"
+        self,
+        awaitable: Awaitable[T],
+        timeout: float | None = None,
+        what: str = "call",
+        *,
+        shown: float | None = None,
     ) -> T:
         if timeout is None:
             return await awaitable
@@ -193,7 +221,7 @@ class AsyncRuntime(Runtime):
         try:
             return await asyncio.wait_for(awaitable, _waitable(timeout))
         except TimeoutError:
-            raise _timeout_error(timeout, what) from None
+            raise _timeout_error(timeout if shown is None else shown, what) from None
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
