@@ -134,10 +134,11 @@ class SyncRuntime(Runtime):
     async def call(
         self, func: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None, what: str
     ) -> Any:
-        started = time.monotonic()
+        started = 0.0
         if timeout is None:
             result = func(**kwargs)
         else:
+            started = time.monotonic()
             box = _Box()
             _start_worker(func, kwargs, box)
             if not box.done.wait(_waitable(timeout)):
