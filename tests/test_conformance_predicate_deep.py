@@ -777,3 +777,75 @@ class TestMinMaxSortedCharge:
 
         with pytest.raises(PredicateLimitExceeded):
             compile_predicate(source, limits=PredicateLimits(max_work=cost - 1))(obs)
+
+
+class TestHardening:
+    @pytest.mark.parametrize(
+        ("source", "col"),
+        [
+            ("(x for x in obs)", 0),
+            ("obs.get(1, (x for x in obs))", 11),
+            ("max([], default=(x for x in obs))", 16),
+            ("[(x for x in obs)]", 1),
+            ("1 if obs else (x for x in obs)", 14),
+        ],
+    )
+    def test_generators_never_come_out(self, source: str, col: int) -> None:
+        """§5.8: a generator (a live frame) is only allowed where it is consumed."""
+        with pytest.raises(PredicateRejected) as info:
+            parse_predicate(source)
+
+        assert ("forbidden_node", 1, col) == (
+            info.value.reason,
+            info.value.lineno,
+            info.value.col_offset,
+        )
+
+    @pytest.mark.parametrize(
+        ("source", "expected"),
+        [
+            ("sum(x for x in obs)", 6),
+            ("sorted(x for x in obs)", [1, 2, 3]),
+            ("[x for x in (y * 2 for y in obs)]", [6, 2, 4]),
+            ("min((x for x in obs), default=0)", 1),
+        ],
+    )
+    def test_consumed_generators_still_work(self, source: str, expected: Any) -> None:
+        """§5.5: generators passed to a callable or iterated by a clause evaluate natively."""
+        assert expected == compile_predicate(source)([3, 1, 2])
+
+    def test_int_from_text_is_bounded(self) -> None:
+        """§5.7: int(text, base) cannot build an int past max_int_bits."""
+        with pytest.raises(PredicateLimitExceeded) as info:
+            compile_predicate("int('1' * 99999, 2)")({})
+
+        assert "int_bits" == info.value.what
+
+    @pytest.mark.parametrize(
+        "source",
+        [
+            "sum(len(str(-x)) for x in [1 << 4095] for i in obs)",
+            "sum(len(f'{-x}') for x in [1 << 4095] for i in obs)",
+            "sum(len(str(object=obs)) for i in obs)",
+            "len('%(a)s' * 5000 % {'a': obs})",
+        ],
+    )
+    def test_rendering_costs_are_charged(self, source: str) -> None:
+        """§5.7: big ints, str(object=...) and repeated %(key)s renderings charge the meter."""
+        with pytest.raises(PredicateLimitExceeded) as info:
+            compile_predicate(source)(list(range(100_000)))
+
+        assert "work" == info.value.what
+
+    def test_unicode_digit_widths_are_widths(self) -> None:
+        """§5.7: a format width written in non-ASCII decimal digits is still a width."""
+        with pytest.raises(PredicateLimitExceeded) as info:
+            compile_predicate("len(f'{1:{obs}}')")("\u0661" * 9)
+
+        assert "format_width" == info.value.what
+
+    def test_remainder_in_a_long_loop_is_cheap(self) -> None:
+        """§5.7: ``x % n`` on numbers is arithmetic, not formatting, and stays in budget."""
+        predicate = compile_predicate("len([x for x in obs if x % 1000 == 0])")
+
+        assert 100 == predicate(list(range(100_000)))

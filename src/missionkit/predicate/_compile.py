@@ -61,6 +61,24 @@ def _is_number(node: ast.expr) -> bool:
     return False
 
 
+def _renders_cheaply(node: ast.expr) -> bool:
+    """
+    Tell whether rendering *node*'s value costs a small constant (no big int can hide in it).
+    """
+    if isinstance(node, ast.Constant):
+        value = node.value
+        return not isinstance(value, int) or isinstance(value, bool) or value.bit_length() <= 64
+    if isinstance(node, ast.Compare):
+        return True
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return True
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in {"len", "bool"}
+    )
+
+
 def _is_literal(node: ast.expr) -> bool:
     """
     Tell whether *node* is a constant or a display of fixed length.
@@ -297,7 +315,7 @@ class _Rewriter:
         if name in {"len", "abs", "bool"}:
             return node
         if name == "str":
-            if first is not None and (_is_number(first) or isinstance(first, ast.Constant)):
+            if first is not None and _renders_cheaply(first):
                 return node
         elif name in {"int", "float"}:
             if first is not None and _is_number(first):
@@ -321,7 +339,7 @@ class _Rewriter:
         original_value = node.value
         value = self.visit(node.value)
         spec = node.format_spec
-        cheap_value = _is_number(original_value) or isinstance(original_value, ast.Constant)
+        cheap_value = _renders_cheaply(original_value)
         if spec is None or (
             isinstance(spec, ast.JoinedStr)
             and all(isinstance(part, ast.Constant) for part in spec.values)
@@ -397,7 +415,13 @@ def _body_units(tree: ast.AST) -> int:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             name = node.func.id
             if name == "__mod":
-                units += FORMAT_CALL_UNITS
+                # Only a literal format string makes ``%`` a formatting call; on
+                # numbers it is a plain remainder.
+                left = node.args[1] if len(node.args) > 1 else None
+                literal = isinstance(left, ast.JoinedStr) or (
+                    isinstance(left, ast.Constant) and isinstance(left.value, str)
+                )
+                units += FORMAT_CALL_UNITS if literal else GUARDED_CALL_UNITS
             elif name in GUARD_NAMES and name != "__iter":
                 units += GUARDED_CALL_UNITS
         elif isinstance(node, ast.List | ast.Tuple | ast.Set):

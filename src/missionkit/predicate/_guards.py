@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
 from typing import Any, Final
@@ -23,7 +24,8 @@ from missionkit.predicate._limits import PredicateLimits
 
 __all__ = ["GUARD_NAMES", "digit_runs_exceed", "make_guards", "percent_format_exceeds"]
 
-_DIGIT_RUN: Final = re.compile(r"[0-9]+")
+# Any decimal digits: format() reads Arabic-Indic, fullwidth, … digits as widths too.
+_DIGIT_RUN: Final = re.compile(r"\d+")
 _ASCII_DIGITS: Final = frozenset("0123456789")
 _PERCENT_FLAGS: Final = frozenset("#0- +")
 _SEQUENCES: Final = (str, list, tuple)
@@ -75,10 +77,12 @@ DISPLAY_UNITS: Final = 4
 
 def _number_exceeds(digits: str, limit: int) -> bool:
     """
-    Tell whether the ASCII digit string *digits* denotes a number above *limit*.
+    Tell whether the decimal digit string *digits* denotes a number above *limit*.
 
     Very long runs are decided by their length so that no huge int is built.
     """
+    if not digits.isascii():
+        digits = "".join(str(unicodedata.decimal(c)) for c in digits)
     significant = digits.lstrip("0")
     if len(significant) > len(str(limit)):
         return True
@@ -87,7 +91,7 @@ def _number_exceeds(digits: str, limit: int) -> bool:
 
 def digit_runs_exceed(spec: str, limit: int) -> bool:
     """
-    Tell whether any maximal run of ASCII digits in *spec* exceeds *limit*.
+    Tell whether any maximal run of decimal digits in *spec* exceeds *limit*.
     """
     return any(_number_exceeds(run, limit) for run in _DIGIT_RUN.findall(spec))
 
@@ -254,7 +258,9 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
         if type(a) is str:
             if percent_format_exceeds(a, max_width):
                 raise breach("format_width", max_width)
-            charge(m, len(a) + size(m, b))
+            # A mapping's value is rendered once per ``%(key)`` that names it.
+            uses = max(1, a.count("%(")) if isinstance(b, dict) else 1
+            charge(m, len(a) + uses * size(m, b))
         return a % b
 
     def g_add(m: Meter, a: Any, b: Any) -> Any:
@@ -294,12 +300,12 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
         return iterable
 
     def g_render(m: Meter, value: Any) -> Any:
-        charge(m, size(m, value))
+        charge(m, rendering(m, value))
         return value
 
     def g_format(m: Meter, value: Any, conversion: int, spec: str) -> str:
         if conversion != -1 or not spec:
-            charge(m, size(m, value))
+            charge(m, rendering(m, value))
         elif type(value) is str:
             charge(m, len(value))
         if conversion == 115:
@@ -312,15 +318,28 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
             raise breach("format_width", max_width)
         return format(value, spec)
 
+    def rendering(m: Meter, value: Any) -> int:
+        # An int renders in time that grows with the square of its digits: charge
+        # a unit per byte of it instead of one for the scalar.
+        if type(value) is int:
+            return 1 + value.bit_length() // 8
+        return size(m, value)
+
     def g_str(m: Meter, *args: Any, **kwargs: Any) -> str:
         if args:
-            charge(m, size(m, args[0]))
+            charge(m, rendering(m, args[0]))
+        elif "object" in kwargs:
+            charge(m, rendering(m, kwargs["object"]))
         return str(*args, **kwargs)
 
     def g_int(m: Meter, *args: Any, **kwargs: Any) -> int:
         if args and type(args[0]) is str:
             charge(m, len(args[0]))
-        return int(*args, **kwargs)
+        result = int(*args, **kwargs)
+        # int(text, base) builds ints no arithmetic guard saw.
+        if type(result) is int and result.bit_length() > max_bits:
+            raise breach("int_bits", max_bits)
+        return result
 
     def g_float(m: Meter, *args: Any) -> float:
         if args and type(args[0]) is str:
@@ -385,10 +404,13 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
         return sorted(*args, **kwargs)
 
     def g_receiver(m: Meter, value: Any) -> Any:
-        if type(value) is str:
+        kind = type(value)
+        if kind is str:
             n = len(value)
             if n:
                 charge(m, n)
+        elif kind is int:
+            charge(m, rendering(m, value))
         return value
 
     helpers: dict[str, Callable[..., Any]] = {

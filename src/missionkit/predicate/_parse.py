@@ -197,6 +197,11 @@ class _Validator:
     (which must run between its iterable and its conditions).
     """
 
+    def __init__(self) -> None:
+        # Generator expressions passed straight to an allowed callable; any other
+        # would hand the caller a live generator (and its frame).
+        self._consumed: set[int] = set()
+
     def run(self, tree: ast.Expression) -> None:
         """
         Walk *tree* and raise on the first disallowed node.
@@ -226,6 +231,10 @@ class _Validator:
             self._check_name(node, scope)
             return []
         if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name):
+                self._consumed.update(
+                    id(arg) for arg in node.args if isinstance(arg, ast.GeneratorExp)
+                )
             return self._visit_call(node, scope, loops)
         if isinstance(node, ast.Attribute):
             if node.attr.startswith("__"):
@@ -244,7 +253,15 @@ class _Validator:
             return [(child, scope, loops, False) for child in (*keys, *node.values)]
         if isinstance(node, ast.keyword):
             return [(node.value, scope, loops, False)]
+        if isinstance(node, ast.GeneratorExp) and id(node) not in self._consumed:
+            raise _reject("forbidden_node", node)
         if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            # A generator a clause iterates over is consumed there.
+            self._consumed.update(
+                id(clause.iter)
+                for clause in node.generators
+                if isinstance(clause.iter, ast.GeneratorExp)
+            )
             return self._visit_comprehension(node, scope, loops)
         if isinstance(node, _TRANSPARENT):
             return [(child, scope, loops, False) for child in ast.iter_child_nodes(node)]
