@@ -828,10 +828,12 @@ class TestHardening:
             "sum(len(f'{-x}') for x in [1 << 4095] for i in obs)",
             "sum(len(str(object=obs)) for i in obs)",
             "len('%(a)s' * 5000 % {'a': obs})",
+            "sum('a'.endswith(t) for t in [('b',) * 100000] for i in obs)",
+            "sum(len('a'.strip(s)) for s in [str(obs)] for i in obs)",
         ],
     )
     def test_rendering_costs_are_charged(self, source: str) -> None:
-        """§5.7: big ints, str(object=...) and repeated %(key)s renderings charge the meter."""
+        """§5.7: big ints, str(object=...), %(key)s uses and string-method arguments are charged."""
         with pytest.raises(PredicateLimitExceeded) as info:
             compile_predicate(source)(list(range(100_000)))
 

@@ -300,8 +300,16 @@ class _Rewriter:
         if isinstance(func, ast.Attribute):
             original_receiver = func.value
             receiver = self.visit(func.value)
-            if func.attr in _STR_METHODS and not _is_small_literal(original_receiver):
-                receiver = self._call("__receiver", [receiver], original_receiver)
+            if func.attr in _STR_METHODS:
+                if not _is_small_literal(original_receiver):
+                    receiver = self._call("__receiver", [receiver], original_receiver)
+                # strip(chars) and startswith/endswith(prefixes) scan their argument too.
+                node.args = [
+                    arg
+                    if _is_small_literal(original) or isinstance(arg, ast.Starred)
+                    else self._call("__receiver", [arg], original)
+                    for arg, original in zip(node.args, original_args, strict=True)
+                ]
             func.value = receiver
             return node
         assert isinstance(func, ast.Name)

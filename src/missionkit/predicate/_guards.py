@@ -411,6 +411,8 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
                 charge(m, n)
         elif kind is int:
             charge(m, rendering(m, value))
+        elif kind is tuple:
+            charge(m, size(m, value))
         return value
 
     helpers: dict[str, Callable[..., Any]] = {
