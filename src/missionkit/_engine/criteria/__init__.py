@@ -14,55 +14,37 @@ from typing import Any
 
 from missionkit._engine.criteria._base import EvaluationInput, Outcome
 from missionkit._engine.criteria._event import evaluate_event
-from missionkit._engine.criteria._metric_threshold import (
-    evaluate_metric_threshold,
-    threshold_evaluator,
-)
+from missionkit._engine.criteria._metric_threshold import threshold_evaluator
 from missionkit._engine.criteria._metric_trend import evaluate_metric_trend
 from missionkit._engine.criteria._predicate import evaluate_predicate
 from missionkit._engine.criteria._tool_call_succeeded import evaluate_tool_call_succeeded
 
-__all__ = [
-    "EVALUATORS",
-    "EvaluationInput",
-    "Evaluators",
-    "Outcome",
-    "compile_evaluators",
-    "evaluate",
-]
+__all__ = ["BINDERS", "EvaluationInput", "Evaluators", "Outcome", "compile_evaluators"]
 
-#: Each declared criterion's id and its evaluator bound to it, in declaration order.
-Evaluators = tuple[tuple[str, Callable[[EvaluationInput], Outcome]], ...]
+#: An evaluator with its criterion bound: ``run(data) -> Outcome``.
+Evaluator = Callable[[EvaluationInput], Outcome]
 
-EVALUATORS: dict[str, Callable[[Any, EvaluationInput], Outcome]] = {
-    "metric_threshold": evaluate_metric_threshold,
-    "metric_trend": evaluate_metric_trend,
-    "event": evaluate_event,
-    "predicate": evaluate_predicate,
-    "tool_call_succeeded": evaluate_tool_call_succeeded,
+#: Each declared criterion's id and its evaluator, in declaration order.
+Evaluators = tuple[tuple[str, Evaluator], ...]
+
+
+def _bound(evaluate: Callable[[Any, EvaluationInput], Outcome]) -> Callable[[Any], Evaluator]:
+    return lambda criterion: partial(evaluate, criterion)
+
+
+#: Per kind, how to bind an evaluator to a criterion. Thresholds, the common
+#: case, get a closure specialised to their path and operator.
+BINDERS: dict[str, Callable[[Any], Evaluator]] = {
+    "metric_threshold": threshold_evaluator,
+    "metric_trend": _bound(evaluate_metric_trend),
+    "event": _bound(evaluate_event),
+    "predicate": _bound(evaluate_predicate),
+    "tool_call_succeeded": _bound(evaluate_tool_call_succeeded),
 }
-
-
-def evaluate(criterion: Any, data: EvaluationInput) -> Outcome:
-    """
-    Evaluate one criterion with the evaluator registered for its kind.
-    """
-    return EVALUATORS[criterion.kind](criterion, data)
 
 
 def compile_evaluators(criteria: Sequence[Any]) -> Evaluators:
     """
     Bind an evaluator to each criterion once per session instead of once per iteration.
-
-    Thresholds, the common case, get a specialised closure; every other kind
-    its registered evaluator with the criterion bound.
     """
-    return tuple(
-        (
-            criterion.criterion_id,
-            threshold_evaluator(criterion)
-            if criterion.kind == "metric_threshold"
-            else partial(EVALUATORS[criterion.kind], criterion),
-        )
-        for criterion in criteria
-    )
+    return tuple((c.criterion_id, BINDERS[c.kind](c)) for c in criteria)

@@ -16,7 +16,7 @@ from missionkit._engine.criteria._base import (
     apply_non_finite,
 )
 
-__all__ = ["OPERATORS", "evaluate_metric_threshold", "resolve_path", "threshold_evaluator"]
+__all__ = ["OPERATORS", "resolve_path", "threshold_evaluator"]
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -55,16 +55,9 @@ def resolve_path(root: Any, path: tuple[str, ...]) -> Any:
     return current
 
 
-def evaluate_metric_threshold(criterion: Any, data: EvaluationInput) -> Outcome:
-    """
-    Evaluate a `MetricThresholdCriterion` on the current observation.
-    """
-    return threshold_evaluator(criterion)(data)
-
-
 def threshold_evaluator(criterion: Any) -> Callable[[EvaluationInput], Outcome]:
     """
-    `evaluate_metric_threshold` specialised to *criterion* (same outcomes).
+    The evaluator of `MetricThresholdCriterion` *criterion* on the current observation.
 
     Paths under ``metrics`` start from the observation's metrics dict, so the
     observation's JSON form is never built for them.
