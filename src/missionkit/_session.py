@@ -14,6 +14,7 @@ import attrs
 
 from missionkit._engine import _iteration, _operators
 from missionkit._engine._core import MissionCore
+from missionkit._engine._fast import fast_step
 from missionkit._engine._ref import SessionRef
 from missionkit._engine._runtime import AsyncRuntime, Runtime, run_sync
 from missionkit.errors import InvalidArgument, SessionNotFound
@@ -56,12 +57,16 @@ class Session:
 
     # ------------------------------------------------------------ plumbing
 
-    def _sync(self, factory: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
+    def _sync(
+        self,
+        factory: Callable[[Runtime], Coroutine[Any, Any, T]],
+        shortcut: Callable[[], T | None] | None = None,
+    ) -> T:
         # The handle lock is taken by whichever thread drives the engine, so
         # callbacks, tools and proposers running on that thread may call back
         # into this handle (the lock is re-entrant), with or without a loop
         # running in the calling thread.
-        return run_sync(factory, self._lock)
+        return run_sync(factory, self._lock, shortcut)
 
     @asynccontextmanager
     async def _guard(self) -> AsyncIterator[None]:
@@ -183,7 +188,8 @@ class Session:
         """
         Run one iteration (propose → execute → observe → evaluate → decide).
         """
-        return self._sync(lambda rt: _iteration.step_iteration(self._ref, rt))
+        ref = self._ref
+        return self._sync(lambda rt: _iteration.step_iteration(ref, rt), lambda: fast_step(ref))
 
     async def astep(self) -> Iteration:
         """
@@ -198,7 +204,10 @@ class Session:
         while max_iterations is None or done < max_iterations:
             if done and self._ref.refresh().header.status == "paused":
                 return None
-            iteration = await _iteration.step_iteration(self._ref, rt)
+            # The sync runtime may take the straight line; async tools-on-threads may not.
+            iteration = None if rt.is_async else fast_step(self._ref)
+            if iteration is None:
+                iteration = await _iteration.step_iteration(self._ref, rt)
             done += 1
             if on_iteration is not None:
                 outcome = on_iteration(iteration)

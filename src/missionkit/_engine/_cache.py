@@ -31,6 +31,8 @@ class SessionCache:
         "_compiled_for",
         "_runnable",
         "_runnable_for",
+        "_straight",
+        "_straight_for",
         "header",
         "iterations",
         "view",
@@ -46,6 +48,8 @@ class SessionCache:
         self._compiled: Evaluators = ()
         self._runnable_for: Sequence[str] | None = None
         self._runnable: tuple[str, ...] = ()
+        self._straight_for: tuple[Any, Any] | None = None
+        self._straight = False
 
     def runnable(self, core: MissionCore, allowlist: Sequence[str]) -> tuple[str, ...]:
         """
@@ -67,6 +71,21 @@ class SessionCache:
             self._compiled = compile_evaluators(criteria)
             self._compiled_for = criteria
         return self._compiled
+
+    def straight(self, core: MissionCore, criteria: Sequence[Any], runnable: Sequence[str]) -> bool:
+        """
+        Whether these criteria and tools fit the straight-line iteration (`fast_step`).
+
+        Kept while both are the same objects, like `runnable` and `evaluators`.
+        """
+        key = (criteria, runnable)
+        cached = self._straight_for
+        if cached is None or cached[0] is not criteria or cached[1] is not runnable:
+            from missionkit._engine._fast import plain_criteria, plain_tools
+
+            self._straight = plain_criteria(criteria) and plain_tools(core, runnable)
+            self._straight_for = key
+        return self._straight
 
     def extend(self, iterations: list[Iteration]) -> None:
         """

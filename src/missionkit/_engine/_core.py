@@ -37,6 +37,9 @@ class MissionCore:
     limits: Limits
     script_runner: Callable[[], Any]
     logger: logging.Logger = attrs.field(factory=lambda: logging.getLogger("missionkit"))
+    #: Whether sync entry points may take the straight-line iteration (`_fast`).
+    #: Always on; the differential tests turn it off to compare with the general engine.
+    fast_path: bool = True
 
     def audit(self, event_type: Callable[..., AuditEvent], /, **fields: Any) -> None:
         """

@@ -240,8 +240,21 @@ def _drive(coro: Coroutine[Any, Any, T]) -> T:
     raise RuntimeError("missionkit engine coroutine suspended under the sync runtime")
 
 
+def _drive_or_shortcut(
+    factory: Callable[[Runtime], Coroutine[Any, Any, T]],
+    shortcut: Callable[[], T | None] | None,
+) -> T:
+    if shortcut is not None:
+        done = shortcut()
+        if done is not None:
+            return done
+    return _drive(factory(SyncRuntime()))
+
+
 def run_sync(
-    factory: Callable[[Runtime], Coroutine[Any, Any, T]], lock: AbstractContextManager[Any]
+    factory: Callable[[Runtime], Coroutine[Any, Any, T]],
+    lock: AbstractContextManager[Any],
+    shortcut: Callable[[], T | None] | None = None,
 ) -> T:
     """
     Run an engine coroutine from a sync entry point, holding *lock* while it runs.
@@ -250,6 +263,9 @@ def run_sync(
     one (e.g. Jupyter) it is driven on a helper thread while this thread waits.
     Either way *lock* is held by the thread that drives the engine, so work
     the engine runs on that thread can re-enter a re-entrant lock.
+
+    *shortcut*, if given, is tried first under the lock: a sync function that
+    either does the whole job or answers None having done nothing.
     """
     # No loop can run in this thread unless asyncio was imported; and
     # asyncio._get_running_loop() answers None instead of raising, so the common
@@ -257,11 +273,11 @@ def run_sync(
     aio = sys.modules.get("asyncio")
     if aio is None or aio._get_running_loop() is None:
         with lock:
-            return _drive(factory(SyncRuntime()))
+            return _drive_or_shortcut(factory, shortcut)
 
     def drive_locked() -> T:
         with lock:
-            return _drive(factory(SyncRuntime()))
+            return _drive_or_shortcut(factory, shortcut)
 
     box = _Box()
     _start_worker(drive_locked, {}, box)

@@ -60,6 +60,29 @@ def _one(tool: str, args: dict[str, Any], rationale: str) -> Strategy:
     return _new_strategy((_new_call(tool, dict(args)),), None, rationale, None)
 
 
+def _same_rerun(previous: Strategy | None, tool: str, rationale: str) -> Strategy | None:
+    """
+    *previous* if it already is the argument-less re-run of *tool* with *rationale*.
+
+    The usual steady state re-runs one tool with no arguments every iteration:
+    the strategy is immutable and equal, so the previous one is shared instead
+    of rebuilt. Only argument-less calls qualify: ``==`` on argument dicts
+    would equate ``1``, ``1.0`` and ``True``, which JSON tells apart.
+    """
+    if previous is None or previous.rationale != rationale or previous.script is not None:
+        return None
+    calls = previous.tool_calls
+    if (
+        calls is None
+        or len(calls) != 1
+        or calls[0].tool_name != tool
+        or calls[0].args
+        or previous.expected_observation_keys is not None
+    ):
+        return None
+    return previous
+
+
 def default_proposer(ctx: ProposalContext) -> Strategy:
     """
     Propose one call: try untried tools, rotate on ``adjust``, else re-run the last success.
@@ -107,10 +130,11 @@ def propose_default(
         )
     success = _latest_success(iterations, tools)
     if success is not None:
-        return _one(
-            success.tool_name,
-            success.args,
-            f"deterministic fallback: re-run {success.tool_name} with prior args",
-        )
+        rationale = f"deterministic fallback: re-run {success.tool_name} with prior args"
+        if not success.args:
+            same = _same_rerun(iterations[-1].strategy, success.tool_name, rationale)
+            if same is not None:
+                return same
+        return _one(success.tool_name, success.args, rationale)
     tool = tools[iteration_index % len(tools)]
     return _one(tool, {}, f"deterministic fallback: round-robin {tool}")

@@ -5,16 +5,19 @@ Evaluate: cadence, criteria, progress and the stagnation counter (SPEC §6.6).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from missionkit._engine._cache import SessionCache
 from missionkit._engine._cadence import is_on_cadence
+from missionkit._engine._core import MissionCore
 from missionkit._engine._env import IterationEnv
-from missionkit._engine._progress import update_progress
+from missionkit._engine._progress import ProgressUpdate, update_progress
 from missionkit._engine.criteria import EvaluationInput
 from missionkit._jsonsafe import cap
 from missionkit._models._trusted import trusted_constructor
-from missionkit.models import CriterionResult
+from missionkit.models import CriterionResult, SessionState
 
-__all__ = ["evaluate_criteria"]
+__all__ = ["evaluate_criteria", "evaluate_now"]
 
 _new_result = trusted_constructor(CriterionResult)
 
@@ -39,13 +42,27 @@ def evaluate_criteria(env: IterationEnv, started: datetime) -> None:
     if not on:
         return
     env.last_checkpoint_at = started
-    data = EvaluationInput(observation, env.cache.view)
-    evaluated_at = env.core.clock()
-    limit = env.core.limits.evidence_bytes
+    results, update = evaluate_now(env.core, env.cache, state, observation)
+    draft.criteria_evaluation = results
+    draft.checkpoint_evaluated = True
+    draft.progress = update.progress
+    draft.no_progress_counter = update.counter
+    env.criterion_progress = update.criterion_progress
+
+
+def evaluate_now(
+    core: MissionCore, cache: SessionCache, state: SessionState, observation: Any
+) -> tuple[tuple[CriterionResult, ...], ProgressUpdate]:
+    """
+    Evaluate every criterion on *observation* at one clock read; assess progress.
+    """
+    data = EvaluationInput(observation, cache.view)
+    evaluated_at = core.clock()
+    limit = core.limits.evidence_bytes
     results = []
     statuses = []
     values = []
-    for criterion_id, run in env.cache.evaluators(state.criteria):
+    for criterion_id, run in cache.evaluators(state.criteria):
         status, evidence, value = run(data)
         if type(evidence) is not float or limit < 24:  # a float fits any cap of 24 bytes
             evidence = cap(evidence, limit)
@@ -60,8 +77,4 @@ def evaluate_criteria(env: IterationEnv, started: datetime) -> None:
         state.no_progress_counter,
         first_evaluated=state.last_checkpoint_at is None,
     )
-    draft.criteria_evaluation = tuple(results)
-    draft.checkpoint_evaluated = True
-    draft.progress = update.progress
-    draft.no_progress_counter = update.counter
-    env.criterion_progress = update.criterion_progress
+    return tuple(results), update

@@ -1,0 +1,328 @@
+"""
+The straight-line iteration: one fused step for the most common configuration.
+
+The general engine (`missionkit._engine._iteration`) runs an iteration as
+coroutines, one small module per phase, through a phase wrapper and a mutable
+draft: that structure is what lets one engine serve sync and async hosts,
+samplers, scripts, custom proposers, timeouts and cadences. Most sessions use
+none of those: the default proposer, plain sync tools without timeouts,
+``metric_threshold`` criteria checked every iteration, no audit sinks. For
+them the structure costs more than the work, so `fast_step` runs the same
+iteration as one function, reusing the engine's own parts (proposer rules,
+dispatch records, observation builder, evaluators, progress, cascade scan,
+trusted constructors).
+
+It is a shortcut, not a second engine: it reads the clock at exactly the
+points the general engine does and produces the same records, state, errors
+and saves. Whenever something leaves the straight line it hands over to the
+general engine: before any work by answering None, later by rebuilding the
+draft the general engine would hold at that point (a failed phase, a verdict
+other than ``continue``/``in_progress``). ``tests/test_fast_path.py`` runs
+generated missions through both with a ticking clock and requires identical
+iterations, errors, stored sessions and reports.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from missionkit._engine._cache import SessionCache
+from missionkit._engine._cascade import _scan
+from missionkit._engine._core import MissionCore
+from missionkit._engine._dispatch import call_failed, call_succeeded
+from missionkit._engine._env import IterationEnv
+from missionkit._engine._iteration import _fail, _finish, _running_header
+from missionkit._engine._observation import ObservationBuilder
+from missionkit._engine._phase import Draft, _failed, _new_iteration, _new_phase_record
+from missionkit._engine._ref import SessionRef
+from missionkit._engine._runtime import _NOT_AWAITABLE, SyncRuntime, _drive
+from missionkit._engine.phases._decide import settle_verdict
+from missionkit._engine.phases._evaluate import evaluate_now
+from missionkit._jsonsafe import to_json_data
+from missionkit.models import Iteration, MetricThresholdCriterion, SessionState, ToolCallRecord
+from missionkit.proposers._default import propose_default
+
+__all__ = ["fast_step"]
+
+
+def plain_criteria(criteria: Sequence[Any]) -> bool:
+    """
+    Whether every criterion is a ``metric_threshold`` (pure, never raises, reads no view).
+    """
+    return all(type(c) is MetricThresholdCriterion for c in criteria)
+
+
+def plain_tools(core: MissionCore, names: Sequence[str]) -> bool:
+    """
+    Whether every tool of *names* runs in-line: a callable without a timeout.
+
+    Async callables qualify too: under the sync runtime the general engine
+    calls them in-line as well and runs the awaitable they return to completion.
+    """
+    for name in names:
+        tool = core.tools[name]
+        if tool.timeout is not None or tool.func is None:
+            return False
+    return True
+
+
+def fast_step(ref: SessionRef) -> Iteration | None:
+    """
+    One iteration on the straight line, or None (having done nothing) where it does not apply.
+
+    Only for sync entry points with no event loop running in this thread, with
+    the handle lock held.
+    """
+    core = ref.core
+    if not core.fast_path or core.sinks or core.proposer is not None:
+        return None
+    if core.tool_timeout is not None:
+        return None
+    cache = ref.gate()
+    state = cache.header
+    if (
+        state.pending_proposal is not None
+        or state.started_at is None
+        or state.use_sampling
+        or state.budget.max_wall_clock_seconds != -1
+        or state.checkpoint_cadence.kind != "every_iteration"
+    ):
+        return None
+    runnable = cache.runnable(core, state.tool_allowlist)
+    if not runnable or not cache.straight(core, state.criteria, runnable):
+        return None
+    return _iterate(ref, cache, core, state, runnable)
+
+
+def _call(core: MissionCore, call: Any) -> tuple[ToolCallRecord, Any]:
+    """
+    `dispatch` for a plain sync tool without a timeout, under the sync runtime.
+    """
+    name = call.tool_name
+    args = call.args
+    record_args = to_json_data(args) if args else {}
+    # No `refusal` check: the default proposer only proposes runnable tools.
+    func = core.tools[name].func
+    clock = core.clock
+    started = clock()
+    try:
+        value = func(**(to_json_data(args) if args else {}))  # type: ignore[misc]
+        if type(value) not in _NOT_AWAITABLE and inspect.isawaitable(value):
+            value = _drive(SyncRuntime().wait(value, None, "tool call", shown=None))
+    except Exception as exc:
+        return call_failed(name, record_args, started, clock(), exc), None
+    return call_succeeded(name, record_args, started, clock(), value)
+
+
+def _steady(
+    state: SessionState,
+    stored: Sequence[Iteration],
+    index: int,
+    results: Sequence[Any],
+    observation: Any,
+    counter: int,
+) -> bool:
+    """
+    Whether the cascade (SPEC §6.7) can only answer ``continue``/``in_progress``.
+
+    A sufficient condition, checked cheaply; when it fails the general cascade decides.
+    """
+    all_met, non_finite = _scan(zip(state.criteria, results, strict=True))
+    if all_met or non_finite:
+        return False
+    limit = state.budget.max_iterations
+    if limit != -1 and index + 1 >= limit:
+        return False
+    threshold = state.stagnation_threshold
+    if counter >= threshold:
+        return False
+    # The adjust heuristic needs a long enough no-progress streak or new errors.
+    if counter >= math.ceil(threshold / 2) and len(stored) >= 2:
+        return False
+    return not observation.errors
+
+
+def _iterate(
+    ref: SessionRef,
+    cache: SessionCache,
+    core: MissionCore,
+    state: SessionState,
+    runnable: tuple[str, ...],
+) -> Iteration:
+    clock = core.clock
+    stored = cache.iterations
+    index = len(stored)
+    started = clock()
+    resume = _Resume(ref, cache, core, state, index, started)
+
+    at = clock()
+    try:
+        adjust = bool(stored) and stored[-1].verdict == "adjust"
+        strategy = propose_default(stored, runnable, index, adjust)
+    except Exception as exc:
+        raise resume.fail("propose", at, exc) from None
+    phases = [_new_phase_record("propose", "succeeded", at, clock(), None)]
+    resume.phases = phases
+    resume.strategy = strategy
+
+    at = clock()
+    records = []
+    values: list[Any] = []
+    try:
+        for call in strategy.tool_calls or ():
+            record, value = _call(core, call)
+            records.append(record)
+            values.append(value)
+    except Exception as exc:
+        resume.values = values
+        raise resume.fail("execute", at, exc) from None
+    tool_calls = tuple(records)
+    phases.append(_new_phase_record("execute", "succeeded", at, clock(), None))
+    resume.tool_calls = tool_calls
+    resume.values = values
+
+    at = clock()
+    try:
+        builder = ObservationBuilder(core.limits.tool_result_bytes, at)
+        for record, value in zip(records, values, strict=True):
+            builder.add_call(record, value)
+        observation = builder.build(clock())
+    except Exception as exc:
+        raise resume.fail("observe", at, exc) from None
+    phases.append(_new_phase_record("observe", "succeeded", at, clock(), None))
+    resume.observation = observation
+
+    checkpoint = at = clock()
+    try:
+        results, update = evaluate_now(core, cache, state, observation)
+    except Exception as exc:
+        raise resume.fail("evaluate", at, exc) from None
+    phases.append(_new_phase_record("evaluate", "succeeded", at, clock(), None))
+    counter = update.counter
+
+    at = clock()
+    env = None
+    try:
+        now = clock()
+        if not _steady(state, stored, index, results, observation, counter):
+            env = resume.evaluated(checkpoint, results, update)
+            settle_verdict(state, stored, env.draft, now)
+    except Exception as exc:
+        # The failed iteration drops the evaluation (SPEC §6.10): no need to carry it.
+        raise resume.fail("decide", at, exc) from None
+    if env is not None:
+        env.draft.phases.append(_new_phase_record("decide", "succeeded", at, clock(), None))
+        return resume.finish(env)
+    phases.append(_new_phase_record("decide", "succeeded", at, clock(), None))
+
+    ended = clock()
+    header = _running_header(
+        state,
+        state.revision + 1,
+        "running",
+        counter,
+        update.criterion_progress,
+        checkpoint,
+        None,
+        ended,
+    )
+    iteration = _new_iteration(
+        index, "succeeded", started, ended, tuple(phases), strategy, "default", tool_calls,
+        None, None, None, observation, results, True, update.progress, counter,
+        "continue", "in_progress", None, None, None, None, None,
+    )  # fmt: skip
+    ref.commit(cache, header, (iteration,), None)
+    return iteration
+
+
+class _Resume:
+    """
+    What the straight line has built so far, to hand over to the general engine.
+    """
+
+    __slots__ = (
+        "cache",
+        "core",
+        "index",
+        "observation",
+        "phases",
+        "ref",
+        "started",
+        "state",
+        "strategy",
+        "tool_calls",
+        "values",
+    )
+
+    def __init__(
+        self,
+        ref: SessionRef,
+        cache: SessionCache,
+        core: MissionCore,
+        state: SessionState,
+        index: int,
+        started: datetime,
+    ) -> None:
+        self.ref = ref
+        self.cache = cache
+        self.core = core
+        self.state = state
+        self.index = index
+        self.started = started
+        self.phases: list[Any] = []
+        self.strategy: Any = None
+        self.tool_calls: tuple[ToolCallRecord, ...] = ()
+        self.values: list[Any] = []
+        self.observation: Any = None
+
+    def env(self) -> IterationEnv:
+        """
+        The general engine's state of this iteration: draft and environment.
+        """
+        draft = Draft(self.index, self.started, self.state.no_progress_counter)
+        draft.phases = self.phases
+        if self.strategy is not None:
+            draft.strategy = self.strategy
+            draft.strategy_source = "default"
+        draft.tool_calls = self.tool_calls
+        draft.observation = self.observation
+        env = IterationEnv(self.core, SyncRuntime(), self.cache, self.state, draft)
+        env.values = self.values
+        return env
+
+    def evaluated(self, checkpoint: datetime, results: Any, update: Any) -> IterationEnv:
+        """
+        `env` after a completed evaluate phase.
+        """
+        env = self.env()
+        draft = env.draft
+        draft.criteria_evaluation = results
+        draft.checkpoint_evaluated = True
+        draft.progress = update.progress
+        draft.no_progress_counter = update.counter
+        env.criterion_progress = update.criterion_progress
+        env.last_checkpoint_at = checkpoint
+        return env
+
+    def fail(self, phase: str, started: datetime, exc: Exception) -> BaseException:
+        """
+        Record *phase* as failed and commit the failed iteration, as the general engine does.
+        """
+        env = self.env()
+        failure = _failed(self.core, self.state.session_id, env.draft, phase, started, exc)
+        self.cache.view.rollback()
+        return _fail(self.ref, self.cache, env, failure)
+
+    def finish(self, env: IterationEnv) -> Iteration:
+        """
+        Commit a decided iteration through the general engine (reports, lessons).
+        """
+        try:
+            return _drive(_finish(self.ref, self.cache, env))
+        except BaseException:
+            self.cache.view.rollback()
+            raise
