@@ -43,11 +43,18 @@ def noop() -> dict[str, Any]:
     return {"metrics": dict(METRICS)}
 
 
-def make_session() -> mk.Session:
+def failing() -> dict[str, Any]:
+    """
+    A tool that never succeeds (the history then holds no success to re-run).
+    """
+    raise RuntimeError("down")
+
+
+def make_session(tool: Any = noop) -> mk.Session:
     """
     A session that never terminates.
     """
-    mission = mk.Mission(tools={"noop": noop}, store=MemoryStore(), clock=FakeClock())
+    mission = mk.Mission(tools={"noop": tool}, store=MemoryStore(), clock=FakeClock())
     criteria = [
         {
             "criterion_id": f"c{i}",
@@ -113,6 +120,27 @@ def main() -> None:
     print(f"engine median @~{LATE}:   {late / 1000:8.2f} us/step")
     print(f"engine / hand loop:      {ratio:8.1f}x   (target <= 30x)")
     print(f"late / early:            {late / early:8.2f}x   (target <= 1.2x)")
+    failing_early, failing_late = late_over_early(make_session(failing))
+    print(
+        f"failing tool late/early: {failing_late / failing_early:8.2f}x   (same session, tool always raising)"
+    )
+
+
+def late_over_early(session: mk.Session) -> tuple[float, float]:
+    """
+    Median step cost around iteration ~50 and ~5,000 of *session*.
+    """
+    clock = time.perf_counter_ns
+    costs = []
+    for _ in range(LATE + WINDOW):
+        t0 = clock()
+        session.step()
+        costs.append(clock() - t0)
+    half = WINDOW // 2
+    return (
+        statistics.median(costs[EARLY - half : EARLY + half]),
+        statistics.median(costs[LATE - half : LATE + half]),
+    )
 
 
 if __name__ == "__main__":

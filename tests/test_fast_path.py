@@ -308,6 +308,9 @@ def test_steady_steps_take_the_straight_line(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_run_takes_the_straight_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    ``Session.run`` on the sync runtime takes the straight line too.
+    """
     counts = _counting(monkeypatch)
     report = _start(_mission(counter_tool())).run()
     assert report is not None and report.final_verdict_reason == "criteria_met"
@@ -352,6 +355,9 @@ def test_failed_phase_hands_over(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_other_configurations_use_the_general_engine(
     monkeypatch: pytest.MonkeyPatch, kwargs: dict[str, Any]
 ) -> None:
+    """
+    Sinks, timeouts and custom proposers are general-engine territory.
+    """
     counts = _counting(monkeypatch)
     session = _start(_mission(counter_tool(), **kwargs))
     for _ in range(3):
@@ -360,6 +366,9 @@ def test_other_configurations_use_the_general_engine(
 
 
 def test_async_entry_points_use_the_general_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    ``astep`` runs sync tools on worker threads: never the straight line.
+    """
     counts = _counting(monkeypatch)
     session = _start(_mission(counter_tool()))
 

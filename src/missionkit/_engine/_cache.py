@@ -11,6 +11,7 @@ from missionkit._engine._core import MissionCore
 from missionkit._engine._view import CumulativeView
 from missionkit._engine.criteria import Evaluators, compile_evaluators
 from missionkit.models import Iteration, SessionState
+from missionkit.proposers._default import ToolHistory
 
 __all__ = ["VIEW_READERS", "SessionCache"]
 
@@ -34,6 +35,7 @@ class SessionCache:
         "_straight",
         "_straight_for",
         "header",
+        "history",
         "iterations",
         "view",
     )
@@ -42,6 +44,7 @@ class SessionCache:
         self.header = header
         self.iterations = iterations
         self.view = CumulativeView(enabled=any(c.kind in VIEW_READERS for c in header.criteria))
+        self.history = ToolHistory(iterations)
         for iteration in iterations:
             self.view.add(iteration)
         self._compiled_for: Sequence[Any] | None = None
@@ -94,3 +97,12 @@ class SessionCache:
         for iteration in iterations:
             self.iterations.append(iteration)
             self.view.add(iteration)
+            self.history.add(iteration)
+
+    def settle(self, iteration: Iteration) -> None:
+        """
+        Append an iteration this handle has just stored (its observation may be staged).
+        """
+        self.iterations.append(iteration)
+        self.view.settle(iteration)
+        self.history.add(iteration)

@@ -162,7 +162,9 @@ def _iterate(
     at = clock()
     try:
         adjust = bool(stored) and stored[-1].verdict == "adjust"
-        strategy = propose_default(stored, runnable, index, adjust)
+        strategy = propose_default(
+            cache.history, stored[-1] if stored else None, runnable, index, adjust
+        )
     except Exception as exc:
         raise resume.fail("propose", at, exc) from None
     phases = [_new_phase_record("propose", "succeeded", at, clock(), None)]

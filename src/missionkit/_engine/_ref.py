@@ -106,5 +106,4 @@ class SessionRef:
             raise
         cache.header = header
         for iteration in append:
-            cache.iterations.append(iteration)
-            cache.view.settle(iteration)
+            cache.settle(iteration)

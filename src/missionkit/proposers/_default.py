@@ -4,7 +4,7 @@ The deterministic default proposer (SPEC §7.3).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from missionkit._models._trusted import trusted_constructor
@@ -12,43 +12,66 @@ from missionkit.errors import ProposeNoToolAvailable
 from missionkit.models import Iteration, Strategy, ToolCall, ToolCallRecord
 from missionkit.proposers._context import ProposalContext
 
-__all__ = ["default_proposer", "propose_default"]
+__all__ = ["ToolHistory", "default_proposer", "propose_default"]
 
 
-def _records_newest_first(iteration: Iteration) -> Sequence[ToolCallRecord]:
-    records = iteration.tool_calls
-    if iteration.script_call_log:
-        records = records + iteration.script_call_log
-    return records[::-1]
-
-
-def _latest_success(
-    iterations: Sequence[Iteration], tools: Collection[str]
-) -> ToolCallRecord | None:
+class ToolHistory:
     """
-    The newest ``ok`` record of one of *tools*, searching from the newest iteration.
+    What the default proposer reads from the history, kept one iteration at a time.
+
+    Which tools were ever tried (an ``ok`` or ``failed`` record) and each tool's
+    newest ``ok`` record. Scanning the stored iterations for these on every
+    proposal made a session whose tools never succeed cost O(iterations) per
+    step; kept incrementally, every proposal costs O(tools).
     """
-    for index in range(len(iterations) - 1, -1, -1):
-        for record in _records_newest_first(iterations[index]):
-            if record.status == "ok" and record.tool_name in tools:
-                return record
-    return None
 
+    __slots__ = ("_order", "newest_ok", "tried")
 
-def _untried(iterations: Sequence[Iteration], tools: Sequence[str]) -> str | None:
-    remaining = set(tools)
-    for index in range(len(iterations) - 1, -1, -1):
-        iteration = iterations[index]
-        for records in (iteration.tool_calls, iteration.script_call_log or ()):
-            for record in records:
-                if record.status == "ok" or record.status == "failed":
-                    remaining.discard(record.tool_name)
-        if not remaining:
-            return None
-    for tool in tools:
-        if tool in remaining:
-            return tool
-    return None
+    def __init__(self, iterations: Iterable[Iteration] = ()) -> None:
+        self.tried: set[str] = set()
+        #: tool name -> (position in the whole history, newest ``ok`` record)
+        self.newest_ok: dict[str, tuple[int, ToolCallRecord]] = {}
+        self._order = 0
+        for iteration in iterations:
+            self.add(iteration)
+
+    def add(self, iteration: Iteration) -> None:
+        """
+        Account for the next iteration of the history.
+        """
+        records = iteration.tool_calls
+        if iteration.script_call_log:
+            records = records + iteration.script_call_log
+        for record in records:
+            self._order += 1
+            status = record.status
+            if status == "ok":
+                self.tried.add(record.tool_name)
+                self.newest_ok[record.tool_name] = (self._order, record)
+            elif status == "failed":
+                self.tried.add(record.tool_name)
+
+    def untried(self, tools: Sequence[str]) -> str | None:
+        """
+        The first of *tools* never tried.
+        """
+        tried = self.tried
+        for tool in tools:
+            if tool not in tried:
+                return tool
+        return None
+
+    def latest_success(self, tools: Sequence[str]) -> ToolCallRecord | None:
+        """
+        The newest ``ok`` record of one of *tools*.
+        """
+        newest_ok = self.newest_ok
+        best: tuple[int, ToolCallRecord] | None = None
+        for tool in tools:
+            entry = newest_ok.get(tool)
+            if entry is not None and (best is None or entry[0] > best[0]):
+                best = entry
+        return best[1] if best is not None else None
 
 
 _new_call = trusted_constructor(ToolCall)
@@ -94,25 +117,37 @@ def default_proposer(ctx: ProposalContext) -> Strategy:
     """
     if not ctx.candidate_tools:
         raise ProposeNoToolAvailable(ctx.session_id, ctx.tool_allowlist)
+    iterations = ctx.iterations
     return propose_default(
-        ctx.iterations, ctx.candidate_tools, ctx.iteration_index, ctx.adjust_requested
+        ToolHistory(iterations),
+        iterations[-1] if iterations else None,
+        ctx.candidate_tools,
+        ctx.iteration_index,
+        ctx.adjust_requested,
     )
 
 
 def propose_default(
-    iterations: Sequence[Iteration],
+    history: ToolHistory,
+    latest: Iteration | None,
     tools: Sequence[str],
     iteration_index: int,
     adjust_requested: bool,
 ) -> Strategy:
     """
     The rules of `default_proposer` on their inputs (the engine calls this directly).
+
+    Args:
+        history: The session's stored iterations, summarised.
+        latest: The newest stored iteration, if any.
+        tools: Candidate tools, in allowlist order (not empty).
+        iteration_index: Index of the iteration being proposed.
+        adjust_requested: Whether the latest verdict was ``adjust``.
     """
-    untried = _untried(iterations, tools)
+    untried = history.untried(tools)
     if untried is not None:
         return _one(untried, {}, f"deterministic fallback: try untried tool {untried}")
     if adjust_requested:
-        latest = iterations[-1] if iterations else None
         last_tool = None
         if latest is not None:
             records = latest.script_call_log if latest.script_call_log else latest.tool_calls
@@ -122,17 +157,17 @@ def propose_default(
             tool = tools[0]
         else:
             tool = tools[(list(tools).index(last_tool) + 1) % len(tools)]
-        prior = _latest_success(iterations, (tool,))
+        prior = history.latest_success((tool,))
         return _one(
             tool,
             prior.args if prior is not None else {},
             f"deterministic fallback: rotate to {tool} after adjust",
         )
-    success = _latest_success(iterations, tools)
+    success = history.latest_success(tools)
     if success is not None:
         rationale = f"deterministic fallback: re-run {success.tool_name} with prior args"
-        if not success.args:
-            same = _same_rerun(iterations[-1].strategy, success.tool_name, rationale)
+        if not success.args and latest is not None:
+            same = _same_rerun(latest.strategy, success.tool_name, rationale)
             if same is not None:
                 return same
         return _one(success.tool_name, success.args, rationale)

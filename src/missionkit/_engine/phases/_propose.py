@@ -80,7 +80,8 @@ async def propose(env: IterationEnv, candidates: tuple[str, ...], now: datetime)
         # full context is not built.
         iterations = env.cache.iterations
         draft.strategy = propose_default(
-            iterations,
+            env.cache.history,
+            iterations[-1] if iterations else None,
             candidates,
             draft.iteration_index,
             bool(iterations) and iterations[-1].verdict == "adjust",
