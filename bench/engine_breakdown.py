@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 import engine as bench
@@ -38,6 +40,9 @@ def measure(label: str, setup: Callable[[mk.Session], None] = lambda s: None) ->
     Median step cost after *setup* has replaced a part of the step.
     """
     session = bench.make_session()
+    # The ablations replace parts of the general engine: keep steps off the straight line.
+    ref: Any = session._ref
+    ref.core = attrs.evolve(ref.core, fast_path=False)
     setup(session)
     for _ in range(200):
         session.step()

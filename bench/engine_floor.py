@@ -38,6 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 import engine as bench
@@ -187,7 +189,8 @@ def components_only(session: Any) -> Callable[[], object]:
         phases = []
         t0 = clock()
         adjust = bool(stored) and stored[-1].verdict == "adjust"
-        strategy = propose_default(stored, runnable, index, adjust)
+        latest = stored[-1] if stored else None
+        strategy = propose_default(cache.history, latest, runnable, index, adjust)
         phases.append(new_phase("propose", "succeeded", t0, clock(), None))
         t0 = clock()
         records, values = [], []
@@ -211,7 +214,7 @@ def components_only(session: Any) -> Callable[[], object]:
         evaluated_at = clock()
         data = EvaluationInput(observation, cache.view)
         results, statuses, progress_values = [], [], []
-        for cid, run in cache.evaluators(state.criteria):
+        for cid, run, _ in cache.evaluators(state.criteria):
             status, evidence, value = run(data)
             results.append(new_result(cid, status, evidence, evaluated_at))
             statuses.append(status)
@@ -252,10 +255,15 @@ def main() -> None:
     clock = FakeClock()
     other = bench.make_session()
     other.step()
+    general = bench.make_session()
+    ref: Any = general._ref
+    ref.core = attrs.evolve(ref.core, fast_path=False)
+    general.step()
     candidates: dict[str, Callable[[], Any]] = {
         "records only": records_only(clock, header),
         "straight line": straight_line(clock, header),
         "components only": components_only(other),
+        "general engine": general.step,
         "session.step()": session.step,
     }
     costs: dict[str, list[int]] = {name: [] for name in candidates}

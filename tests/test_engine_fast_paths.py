@@ -23,6 +23,7 @@ from missionkit._engine.criteria import EvaluationInput
 from missionkit._engine.criteria._metric_threshold import (
     _MISSING,
     OPERATORS,
+    float_check,
     resolve_path,
     threshold_evaluator,
 )
@@ -117,6 +118,13 @@ class TestThresholdEvaluator:
         assert got[0] == expected[0]
         assert _same(got[1], expected[1])
         assert _same(got[2], expected[2])
+        # The in-line judgement of finite float metrics gives the same answer.
+        check = float_check(criterion)
+        if check is not None:
+            value = metrics.get(check[0])
+            if type(value) is float and math.isfinite(value):
+                status = "met" if check[1](value, check[2]) else "unmet"
+                assert (status, value, value) == expected
 
 
 def _reference_progress(

@@ -14,18 +14,30 @@ from typing import Any
 
 from missionkit._engine.criteria._base import EvaluationInput, Outcome
 from missionkit._engine.criteria._event import evaluate_event
-from missionkit._engine.criteria._metric_threshold import threshold_evaluator
+from missionkit._engine.criteria._metric_threshold import (
+    FloatCheck,
+    float_check,
+    threshold_evaluator,
+)
 from missionkit._engine.criteria._metric_trend import evaluate_metric_trend
 from missionkit._engine.criteria._predicate import evaluate_predicate
 from missionkit._engine.criteria._tool_call_succeeded import evaluate_tool_call_succeeded
 
-__all__ = ["BINDERS", "EvaluationInput", "Evaluators", "Outcome", "compile_evaluators"]
+__all__ = [
+    "BINDERS",
+    "EvaluationInput",
+    "Evaluators",
+    "FloatCheck",
+    "Outcome",
+    "compile_evaluators",
+]
 
 #: An evaluator with its criterion bound: ``run(data) -> Outcome``.
 Evaluator = Callable[[EvaluationInput], Outcome]
 
-#: Each declared criterion's id and its evaluator, in declaration order.
-Evaluators = tuple[tuple[str, Evaluator], ...]
+#: Each declared criterion's id, its evaluator and its in-line float check
+#: (`float_check`), in declaration order.
+Evaluators = tuple[tuple[str, Evaluator, FloatCheck | None], ...]
 
 
 def _bound(evaluate: Callable[[Any, EvaluationInput], Outcome]) -> Callable[[Any], Evaluator]:
@@ -47,4 +59,4 @@ def compile_evaluators(criteria: Sequence[Any]) -> Evaluators:
     """
     Bind an evaluator to each criterion once per session instead of once per iteration.
     """
-    return tuple((c.criterion_id, BINDERS[c.kind](c)) for c in criteria)
+    return tuple((c.criterion_id, BINDERS[c.kind](c), float_check(c)) for c in criteria)

@@ -15,8 +15,9 @@ from missionkit._engine.criteria._base import (
     Outcome,
     apply_non_finite,
 )
+from missionkit.models import MetricThresholdCriterion
 
-__all__ = ["OPERATORS", "resolve_path", "threshold_evaluator"]
+__all__ = ["OPERATORS", "FloatCheck", "float_check", "resolve_path", "threshold_evaluator"]
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -53,6 +54,28 @@ def resolve_path(root: Any, path: tuple[str, ...]) -> Any:
         else:
             return _MISSING
     return current
+
+
+#: ``(metric key, comparison, target)`` of a threshold on a top-level metric.
+FloatCheck = tuple[str, Callable[[Any, Any], bool], Any]
+
+
+def float_check(criterion: Any) -> FloatCheck | None:
+    """
+    How to judge *criterion* in-line when its metric is a finite float, or None.
+
+    For thresholds on a top-level metric (``metrics.<key>``). The caller
+    evaluates ``metrics[key]`` of type float and finite as: status ``met`` if
+    ``compare(value, target)`` else ``unmet``, evidence and progress value the
+    float itself: what the evaluator answers for such a value, without the
+    call. Every other value goes to the evaluator.
+    """
+    if type(criterion) is not MetricThresholdCriterion:
+        return None
+    path: tuple[str, ...] = criterion.metric_path
+    if len(path) != 2 or path[0] != "metrics":
+        return None
+    return (path[1], OPERATORS[criterion.op], criterion.target)
 
 
 def threshold_evaluator(criterion: Any) -> Callable[[EvaluationInput], Outcome]:

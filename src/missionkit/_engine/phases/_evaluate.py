@@ -5,6 +5,7 @@ Evaluate: cadence, criteria, progress and the stagnation counter (SPEC §6.6).
 from __future__ import annotations
 
 from datetime import datetime
+from math import isfinite
 from typing import Any
 
 from missionkit._engine._cache import SessionCache
@@ -59,16 +60,27 @@ def evaluate_now(
     data = EvaluationInput(observation, cache.view)
     evaluated_at = core.clock()
     limit = core.limits.evidence_bytes
+    # Finite float metrics are judged in-line (see `float_check`); a float
+    # fits any evidence cap of 24 bytes or more.
+    metrics = observation.metrics if type(observation.metrics) is dict and limit >= 24 else None
     results = []
     statuses = []
-    values = []
-    for criterion_id, run in cache.evaluators(state.criteria):
-        status, evidence, value = run(data)
-        if type(evidence) is not float or limit < 24:  # a float fits any cap of 24 bytes
+    values: list[float | None] = []
+    for criterion_id, run, check in cache.evaluators(state.criteria):
+        if check is not None and metrics is not None:
+            value = metrics.get(check[0])
+            if type(value) is float and isfinite(value):
+                status = "met" if check[1](value, check[2]) else "unmet"
+                results.append(_new_result(criterion_id, status, value, evaluated_at))
+                statuses.append(status)
+                values.append(value)
+                continue
+        status, evidence, point = run(data)
+        if type(evidence) is not float or limit < 24:
             evidence = cap(evidence, limit)
         results.append(_new_result(criterion_id, status, evidence, evaluated_at))
         statuses.append(status)
-        values.append(value)
+        values.append(point)
     update = update_progress(
         state.criteria,
         statuses,
