@@ -233,8 +233,8 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     counts = {"general": 0, "straight": 0, "fail": 0, "finish": 0}
     general = _iteration.step_iteration
     iterate = fast._iterate
-    fail = fast._Resume.fail
-    finish = fast._Resume.finish
+    fail = fast._fail_over
+    finish = fast._finish_over
 
     async def counted_general(*args: Any) -> Any:
         counts["general"] += 1
@@ -244,18 +244,18 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         counts["straight"] += 1
         return iterate(*args)
 
-    def counted_fail(self: Any, *args: Any) -> Any:
+    def counted_fail(*args: Any) -> Any:
         counts["fail"] += 1
-        return fail(self, *args)
+        return fail(*args)
 
-    def counted_finish(self: Any, *args: Any) -> Any:
+    def counted_finish(*args: Any) -> Any:
         counts["finish"] += 1
-        return finish(self, *args)
+        return finish(*args)
 
     monkeypatch.setattr(_iteration, "step_iteration", counted_general)
     monkeypatch.setattr(fast, "_iterate", counted_iterate)
-    monkeypatch.setattr(fast._Resume, "fail", counted_fail)
-    monkeypatch.setattr(fast._Resume, "finish", counted_finish)
+    monkeypatch.setattr(fast, "_fail_over", counted_fail)
+    monkeypatch.setattr(fast, "_finish_over", counted_finish)
     return counts
 
 

@@ -157,7 +157,12 @@ def _iterate(
     stored = cache.iterations
     index = len(stored)
     started = clock()
-    resume = _Resume(ref, cache, core, state, index, started)
+    # What a hand-over to the general engine needs, as built so far.
+    phases: list[Any] = []
+    strategy: Any = None
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    values: list[Any] = []
+    observation: Any = None
 
     at = clock()
     try:
@@ -166,26 +171,48 @@ def _iterate(
             cache.history, stored[-1] if stored else None, runnable, index, adjust
         )
     except Exception as exc:
-        raise resume.fail("propose", at, exc) from None
-    phases = [_new_phase_record("propose", "succeeded", at, clock(), None)]
-    resume.phases = phases
-    resume.strategy = strategy
+        raise _fail_over(
+            ref,
+            _draft_env(
+                core,
+                cache,
+                state,
+                index,
+                started,
+                (phases, strategy, tool_calls, observation),
+                values,
+            ),
+            "propose",
+            at,
+            exc,
+        ) from None
+    phases.append(_new_phase_record("propose", "succeeded", at, clock(), None))
 
     at = clock()
     records = []
-    values: list[Any] = []
     try:
         for call in strategy.tool_calls or ():
             record, value = _call(core, call)
             records.append(record)
             values.append(value)
     except Exception as exc:
-        resume.values = values
-        raise resume.fail("execute", at, exc) from None
+        raise _fail_over(
+            ref,
+            _draft_env(
+                core,
+                cache,
+                state,
+                index,
+                started,
+                (phases, strategy, tool_calls, observation),
+                values,
+            ),
+            "execute",
+            at,
+            exc,
+        ) from None
     tool_calls = tuple(records)
     phases.append(_new_phase_record("execute", "succeeded", at, clock(), None))
-    resume.tool_calls = tool_calls
-    resume.values = values
 
     at = clock()
     try:
@@ -194,15 +221,42 @@ def _iterate(
             builder.add_call(record, value)
         observation = builder.build(clock())
     except Exception as exc:
-        raise resume.fail("observe", at, exc) from None
+        raise _fail_over(
+            ref,
+            _draft_env(
+                core,
+                cache,
+                state,
+                index,
+                started,
+                (phases, strategy, tool_calls, observation),
+                values,
+            ),
+            "observe",
+            at,
+            exc,
+        ) from None
     phases.append(_new_phase_record("observe", "succeeded", at, clock(), None))
-    resume.observation = observation
 
     checkpoint = at = clock()
     try:
         results, update = evaluate_now(core, cache, state, observation)
     except Exception as exc:
-        raise resume.fail("evaluate", at, exc) from None
+        raise _fail_over(
+            ref,
+            _draft_env(
+                core,
+                cache,
+                state,
+                index,
+                started,
+                (phases, strategy, tool_calls, observation),
+                values,
+            ),
+            "evaluate",
+            at,
+            exc,
+        ) from None
     phases.append(_new_phase_record("evaluate", "succeeded", at, clock(), None))
     counter = update.counter
 
@@ -211,14 +265,43 @@ def _iterate(
     try:
         now = clock()
         if not _steady(state, stored, index, results, observation, counter):
-            env = resume.evaluated(checkpoint, results, update)
-            settle_verdict(state, stored, env.draft, now)
+            env = _draft_env(
+                core,
+                cache,
+                state,
+                index,
+                started,
+                (phases, strategy, tool_calls, observation),
+                values,
+            )
+            draft = env.draft
+            draft.criteria_evaluation = results
+            draft.checkpoint_evaluated = True
+            draft.progress = update.progress
+            draft.no_progress_counter = counter
+            env.criterion_progress = update.criterion_progress
+            env.last_checkpoint_at = checkpoint
+            settle_verdict(state, stored, draft, now)
     except Exception as exc:
         # The failed iteration drops the evaluation (SPEC §6.10): no need to carry it.
-        raise resume.fail("decide", at, exc) from None
+        raise _fail_over(
+            ref,
+            _draft_env(
+                core,
+                cache,
+                state,
+                index,
+                started,
+                (phases, strategy, tool_calls, observation),
+                values,
+            ),
+            "decide",
+            at,
+            exc,
+        ) from None
     if env is not None:
         env.draft.phases.append(_new_phase_record("decide", "succeeded", at, clock(), None))
-        return resume.finish(env)
+        return _finish_over(ref, env)
     phases.append(_new_phase_record("decide", "succeeded", at, clock(), None))
 
     ended = clock()
@@ -241,90 +324,50 @@ def _iterate(
     return iteration
 
 
-class _Resume:
+def _draft_env(
+    core: MissionCore,
+    cache: SessionCache,
+    state: SessionState,
+    index: int,
+    started: datetime,
+    built: tuple[list[Any], Any, tuple[ToolCallRecord, ...], Any],
+    values: list[Any],
+) -> IterationEnv:
     """
-    What the straight line has built so far, to hand over to the general engine.
+    The general engine's state of an iteration the straight line has taken so far.
+
+    *built* is ``(phases, strategy, tool_calls, observation)``.
     """
+    phases, strategy, tool_calls, observation = built
+    draft = Draft(index, started, state.no_progress_counter)
+    draft.phases = phases
+    if strategy is not None:
+        draft.strategy = strategy
+        draft.strategy_source = "default"
+    draft.tool_calls = tool_calls
+    draft.observation = observation
+    env = IterationEnv(core, SyncRuntime(), cache, state, draft)
+    env.values = values
+    return env
 
-    __slots__ = (
-        "cache",
-        "core",
-        "index",
-        "observation",
-        "phases",
-        "ref",
-        "started",
-        "state",
-        "strategy",
-        "tool_calls",
-        "values",
-    )
 
-    def __init__(
-        self,
-        ref: SessionRef,
-        cache: SessionCache,
-        core: MissionCore,
-        state: SessionState,
-        index: int,
-        started: datetime,
-    ) -> None:
-        self.ref = ref
-        self.cache = cache
-        self.core = core
-        self.state = state
-        self.index = index
-        self.started = started
-        self.phases: list[Any] = []
-        self.strategy: Any = None
-        self.tool_calls: tuple[ToolCallRecord, ...] = ()
-        self.values: list[Any] = []
-        self.observation: Any = None
+def _fail_over(
+    ref: SessionRef, env: IterationEnv, phase: str, started: datetime, exc: Exception
+) -> BaseException:
+    """
+    Record *phase* as failed and commit the failed iteration, as the general engine does.
+    """
+    failure = _failed(env.core, env.state.session_id, env.draft, phase, started, exc)
+    env.cache.view.rollback()
+    return _fail(ref, env.cache, env, failure)
 
-    def env(self) -> IterationEnv:
-        """
-        The general engine's state of this iteration: draft and environment.
-        """
-        draft = Draft(self.index, self.started, self.state.no_progress_counter)
-        draft.phases = self.phases
-        if self.strategy is not None:
-            draft.strategy = self.strategy
-            draft.strategy_source = "default"
-        draft.tool_calls = self.tool_calls
-        draft.observation = self.observation
-        env = IterationEnv(self.core, SyncRuntime(), self.cache, self.state, draft)
-        env.values = self.values
-        return env
 
-    def evaluated(self, checkpoint: datetime, results: Any, update: Any) -> IterationEnv:
-        """
-        `env` after a completed evaluate phase.
-        """
-        env = self.env()
-        draft = env.draft
-        draft.criteria_evaluation = results
-        draft.checkpoint_evaluated = True
-        draft.progress = update.progress
-        draft.no_progress_counter = update.counter
-        env.criterion_progress = update.criterion_progress
-        env.last_checkpoint_at = checkpoint
-        return env
-
-    def fail(self, phase: str, started: datetime, exc: Exception) -> BaseException:
-        """
-        Record *phase* as failed and commit the failed iteration, as the general engine does.
-        """
-        env = self.env()
-        failure = _failed(self.core, self.state.session_id, env.draft, phase, started, exc)
-        self.cache.view.rollback()
-        return _fail(self.ref, self.cache, env, failure)
-
-    def finish(self, env: IterationEnv) -> Iteration:
-        """
-        Commit a decided iteration through the general engine (reports, lessons).
-        """
-        try:
-            return _drive(_finish(self.ref, self.cache, env))
-        except BaseException:
-            self.cache.view.rollback()
-            raise
+def _finish_over(ref: SessionRef, env: IterationEnv) -> Iteration:
+    """
+    Commit a decided iteration through the general engine (reports, lessons).
+    """
+    try:
+        return _drive(_finish(ref, env.cache, env))
+    except BaseException:
+        env.cache.view.rollback()
+        raise
