@@ -25,24 +25,28 @@ sys.path.insert(0, str(Path(__file__).parent))
 import engine as bench
 
 import missionkit as mk
+import missionkit._engine._fast as fast
 import missionkit._engine._iteration as iteration_mod
 import missionkit._engine.phases._execute as execute_mod
 import missionkit._engine.phases._propose as propose_mod
-from missionkit.models import Strategy, ToolCall, ToolCallRecord
+from missionkit.models import Observation, Strategy, ToolCall, ToolCallRecord
 
 NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 RECORD = ToolCallRecord("noop", {}, "ok", {"type": "object", "bytes": 10, "keys": ["metrics"]}, 0)
 STRATEGY = Strategy(tool_calls=(ToolCall("noop", {}),))
 
 
-def measure(label: str, setup: Callable[[mk.Session], None] = lambda s: None) -> float:
+def measure(
+    label: str, setup: Callable[[mk.Session], None] = lambda s: None, *, straight: bool = False
+) -> float:
     """
     Median step cost after *setup* has replaced a part of the step.
+
+    The general engine unless *straight*: then the straight-line iteration.
     """
     session = bench.make_session()
-    # The ablations replace parts of the general engine: keep steps off the straight line.
     ref: Any = session._ref
-    ref.core = attrs.evolve(ref.core, fast_path=False)
+    ref.core = attrs.evolve(ref.core, fast_path=straight)
     setup(session)
     for _ in range(200):
         session.step()
@@ -52,7 +56,7 @@ def measure(label: str, setup: Callable[[mk.Session], None] = lambda s: None) ->
         session.step()
         costs.append(time.perf_counter_ns() - start)
     median = statistics.median(costs) / 1000
-    print(f"{label:34s} {median:6.1f} us/step")
+    print(f"{label:44s} {median:6.1f} us/step")
     return median
 
 
@@ -89,6 +93,55 @@ def main() -> None:
     propose_mod.propose_default = lambda *args: STRATEGY  # type: ignore[assignment]
     measure("fixed default strategy")
     propose_mod.propose_default = saved["propose"]
+    print()
+    straight_line()
+
+
+def straight_line() -> None:
+    """
+    The same ablations on the straight-line iteration (its module-level names).
+    """
+    measure("straight line, nothing replaced", straight=True)
+    saved = dict(vars(fast))
+    computed: dict[str, Any] = {}
+
+    def evaluated_once(core: Any, cache: Any, state: Any, observation: Any) -> Any:
+        if "result" not in computed:
+            computed["result"] = saved["evaluate_now"](core, cache, state, observation)
+        return computed["result"]
+
+    def builder(limit: int, started: Any) -> Any:
+        return _FixedObservation(started)
+
+    def call_recorded(name: str, args: Any, started: Any, ended: Any, value: Any) -> Any:
+        return RECORD, value
+
+    stand_ins = {
+        "evaluate_now": ("no criteria evaluation", evaluated_once),
+        "propose_default": ("a fixed default strategy", lambda *args: STRATEGY),
+        "ObservationBuilder": ("a fixed observation", builder),
+        "call_succeeded": ("no result copy or summary", call_recorded),
+        "_steady": ("no cascade checks", lambda *args: True),
+    }
+    for name, (label, stand_in) in stand_ins.items():
+        setattr(fast, name, stand_in)
+        measure(f"straight line, {label}", straight=True)
+        setattr(fast, name, saved[name])
+
+
+class _FixedObservation:
+    """
+    Stands in for the observation builder: one constant observation.
+    """
+
+    def __init__(self, started: Any) -> None:
+        self.started = started
+
+    def add_call(self, record: Any, value: Any) -> None:
+        self.metrics = value["metrics"]
+
+    def build(self, ended: Any) -> Any:
+        return Observation(({},), self.metrics, (), (), self.started, ended)
 
 
 if __name__ == "__main__":
