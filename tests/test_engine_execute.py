@@ -282,6 +282,8 @@ class TestObservation:
         ("value", "summary"),
         [
             ({"k": 1, "j": [1]}, {"type": "object", "bytes": 15, "keys": ["k", "j"]}),
+            ({"é": "日本"}, {"type": "object", "bytes": 15, "keys": ["é"]}),
+            ({"s": "\ud800"}, {"type": "object", "bytes": 11, "keys": ["s"]}),
             ([1, 2, 3], {"type": "array", "bytes": 7, "length": 3}),
             ("héllo", {"type": "string", "bytes": 8, "length": 5}),
             (1.5, {"type": "number", "bytes": 3}),

@@ -40,7 +40,15 @@ def result_summary(value: Any) -> dict[str, Any]:
     """
     ``{"type", "bytes", "keys" | "length"}`` of a JSON-safe result (SPEC §3.6).
     """
-    kind = "object" if type(value) is dict else _json_type(value)
+    if type(value) is dict:  # the usual result
+        text = compact_json(value)
+        return {
+            "type": "object",
+            # ASCII text (the usual) has as many bytes as characters.
+            "bytes": len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass")),
+            "keys": list(value) if len(value) <= 20 else list(value)[:20],
+        }
+    kind = _json_type(value)
     summary: dict[str, Any] = {
         "type": kind,
         "bytes": len(compact_json(value).encode("utf-8", "surrogatepass")),
