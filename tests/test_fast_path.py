@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -22,7 +24,7 @@ from hypothesis import strategies as st
 import missionkit as mk
 import missionkit._engine._fast as fast
 from missionkit._engine import _iteration
-from missionkit.store import MemoryStore
+from missionkit.store import JsonDirStore, MemoryStore, SQLiteStore
 from missionkit.testing import FakeClock
 
 TOOLS = ("alpha", "beta", "gamma")
@@ -158,9 +160,9 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=repr)
 
 
-def play(scenario: Scenario, *, straight: bool) -> list[Any]:
+def play(scenario: Scenario, *, straight: bool, store: Any = None) -> list[Any]:
     """
-    Run *scenario*; return every observable outcome in order.
+    Run *scenario* (on a fresh MemoryStore unless *store*); return every observable outcome.
     """
     clock = FailingClock(scenario.clock_step, scenario.fail_at)
     tools = [
@@ -170,7 +172,7 @@ def play(scenario: Scenario, *, straight: bool) -> list[Any]:
         for name in TOOLS
     ]
     tools.append(mk.Tool(name="outside"))  # external: allowlisted, never runnable
-    mission = mk.Mission(tools=tools, store=MemoryStore(), clock=clock)
+    mission = mk.Mission(tools=tools, store=store or MemoryStore(), clock=clock)
     mission._core = attrs.evolve(mission._core, fast_path=straight)
     criteria = [dict(c, criterion_id=f"c{i}") for i, c in enumerate(scenario.criteria)]
     if scenario.extra_criterion:
@@ -221,6 +223,30 @@ def test_straight_line_equals_general_engine(scenario: Scenario) -> None:
     Same outcomes, state, report and number of clock reads with and without the shortcut.
     """
     assert play(scenario, straight=True) == play(scenario, straight=False)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "jsondir"])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(scenario=scenarios)
+def test_durable_stores_agree(kind: str, scenario: Scenario) -> None:
+    """
+    The straight line saves through the store protocol: durable stores see the same sessions.
+    """
+    outcomes = []
+    for straight in (True, False):
+        with tempfile.TemporaryDirectory() as root:
+            store = SQLiteStore(Path(root) / "s.db") if kind == "sqlite" else JsonDirStore(root)
+            try:
+                outcomes.append(play(scenario, straight=straight, store=store))
+            finally:
+                close = getattr(store, "close", None)
+                if close is not None:
+                    close()
+    assert outcomes[0] == outcomes[1]
 
 
 # ------------------------------------------------------------ it is really taken
