@@ -157,7 +157,8 @@ def _iterate(
     stored = cache.iterations
     index = len(stored)
     started = clock()
-    # What a hand-over to the general engine needs, as built so far.
+    # What a hand-over to the general engine needs: fixed, and built so far.
+    base = (ref, core, cache, state, index, started)
     phases: list[Any] = []
     strategy: Any = None
     tool_calls: tuple[ToolCallRecord, ...] = ()
@@ -171,21 +172,8 @@ def _iterate(
             cache.history, stored[-1] if stored else None, runnable, index, adjust
         )
     except Exception as exc:
-        raise _fail_over(
-            ref,
-            _draft_env(
-                core,
-                cache,
-                state,
-                index,
-                started,
-                (phases, strategy, tool_calls, observation),
-                values,
-            ),
-            "propose",
-            at,
-            exc,
-        ) from None
+        built = (phases, strategy, tool_calls, observation, values)
+        raise _fail_over(base, built, "propose", at, exc) from None
     phases.append(_new_phase_record("propose", "succeeded", at, clock(), None))
 
     at = clock()
@@ -196,21 +184,8 @@ def _iterate(
             records.append(record)
             values.append(value)
     except Exception as exc:
-        raise _fail_over(
-            ref,
-            _draft_env(
-                core,
-                cache,
-                state,
-                index,
-                started,
-                (phases, strategy, tool_calls, observation),
-                values,
-            ),
-            "execute",
-            at,
-            exc,
-        ) from None
+        built = (phases, strategy, tool_calls, observation, values)
+        raise _fail_over(base, built, "execute", at, exc) from None
     tool_calls = tuple(records)
     phases.append(_new_phase_record("execute", "succeeded", at, clock(), None))
 
@@ -221,42 +196,16 @@ def _iterate(
             builder.add_call(record, value)
         observation = builder.build(clock())
     except Exception as exc:
-        raise _fail_over(
-            ref,
-            _draft_env(
-                core,
-                cache,
-                state,
-                index,
-                started,
-                (phases, strategy, tool_calls, observation),
-                values,
-            ),
-            "observe",
-            at,
-            exc,
-        ) from None
+        built = (phases, strategy, tool_calls, observation, values)
+        raise _fail_over(base, built, "observe", at, exc) from None
     phases.append(_new_phase_record("observe", "succeeded", at, clock(), None))
 
     checkpoint = at = clock()
     try:
         results, update = evaluate_now(core, cache, state, observation)
     except Exception as exc:
-        raise _fail_over(
-            ref,
-            _draft_env(
-                core,
-                cache,
-                state,
-                index,
-                started,
-                (phases, strategy, tool_calls, observation),
-                values,
-            ),
-            "evaluate",
-            at,
-            exc,
-        ) from None
+        built = (phases, strategy, tool_calls, observation, values)
+        raise _fail_over(base, built, "evaluate", at, exc) from None
     phases.append(_new_phase_record("evaluate", "succeeded", at, clock(), None))
     counter = update.counter
 
@@ -265,15 +214,7 @@ def _iterate(
     try:
         now = clock()
         if not _steady(state, stored, index, results, observation, counter):
-            env = _draft_env(
-                core,
-                cache,
-                state,
-                index,
-                started,
-                (phases, strategy, tool_calls, observation),
-                values,
-            )
+            env = _draft_env(base, (phases, strategy, tool_calls, observation, values))
             draft = env.draft
             draft.criteria_evaluation = results
             draft.checkpoint_evaluated = True
@@ -284,21 +225,8 @@ def _iterate(
             settle_verdict(state, stored, draft, now)
     except Exception as exc:
         # The failed iteration drops the evaluation (SPEC §6.10): no need to carry it.
-        raise _fail_over(
-            ref,
-            _draft_env(
-                core,
-                cache,
-                state,
-                index,
-                started,
-                (phases, strategy, tool_calls, observation),
-                values,
-            ),
-            "decide",
-            at,
-            exc,
-        ) from None
+        built = (phases, strategy, tool_calls, observation, values)
+        raise _fail_over(base, built, "decide", at, exc) from None
     if env is not None:
         env.draft.phases.append(_new_phase_record("decide", "succeeded", at, clock(), None))
         return _finish_over(ref, env)
@@ -324,21 +252,18 @@ def _iterate(
     return iteration
 
 
-def _draft_env(
-    core: MissionCore,
-    cache: SessionCache,
-    state: SessionState,
-    index: int,
-    started: datetime,
-    built: tuple[list[Any], Any, tuple[ToolCallRecord, ...], Any],
-    values: list[Any],
-) -> IterationEnv:
+#: What stays fixed during an iteration: ``(ref, core, cache, state, index, started)``.
+_Base = tuple[SessionRef, MissionCore, SessionCache, SessionState, int, datetime]
+#: What the straight line has built so far: ``(phases, strategy, tool_calls, observation, values)``.
+_Built = tuple[list[Any], Any, tuple[ToolCallRecord, ...], Any, list[Any]]
+
+
+def _draft_env(base: _Base, built: _Built) -> IterationEnv:
     """
     The general engine's state of an iteration the straight line has taken so far.
-
-    *built* is ``(phases, strategy, tool_calls, observation)``.
     """
-    phases, strategy, tool_calls, observation = built
+    _, core, cache, state, index, started = base
+    phases, strategy, tool_calls, observation, values = built
     draft = Draft(index, started, state.no_progress_counter)
     draft.phases = phases
     if strategy is not None:
@@ -352,14 +277,15 @@ def _draft_env(
 
 
 def _fail_over(
-    ref: SessionRef, env: IterationEnv, phase: str, started: datetime, exc: Exception
+    base: _Base, built: _Built, phase: str, started: datetime, exc: Exception
 ) -> BaseException:
     """
     Record *phase* as failed and commit the failed iteration, as the general engine does.
     """
+    env = _draft_env(base, built)
     failure = _failed(env.core, env.state.session_id, env.draft, phase, started, exc)
     env.cache.view.rollback()
-    return _fail(ref, env.cache, env, failure)
+    return _fail(base[0], env.cache, env, failure)
 
 
 def _finish_over(ref: SessionRef, env: IterationEnv) -> Iteration:
