@@ -166,17 +166,15 @@ class SQLiteStore:
                 raise
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-            if not self._create and not _has_meta(conn):
-                # A read-only caller on a file without our schema (e.g. empty):
-                # leave it untouched, even by the journal-mode switch.
+            # Schema first: a read-only caller on a file without our schema (e.g.
+            # empty) or of another version leaves it untouched, even by the
+            # journal-mode switch.
+            if not self._prepare(conn):
                 conn.close()
                 return None
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
-            if not self._prepare(conn):
-                conn.close()
-                return None
         except BaseException:
             conn.close()
             raise
