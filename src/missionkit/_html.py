@@ -192,15 +192,13 @@ def session_html(header: SessionState, iterations: list[Iteration], now: datetim
         verdict = _badge("failed")
     else:
         verdict = _verdict(latest.verdict, latest.verdict_reason)
-    cap_s = budget.max_wall_clock_seconds
     facts = [
         ("status", _badge(header.status)),
         ("directive", _esc(_head(header.directive_text, _DIRECTIVE_CHARS))),
         ("iterations", f"{len(iterations)} / {_cap(budget.max_iterations)}"),
         (
             "active seconds",
-            f"{_number(header.active_seconds(now))} / "
-            + ("uncapped" if cap_s == -1 else str(cap_s)),
+            f"{_number(header.active_seconds(now))} / {_cap(budget.max_wall_clock_seconds)}",
         ),
         ("no progress", f"{header.no_progress_counter} / {header.stagnation_threshold}"),
         ("latest verdict", verdict),

@@ -202,7 +202,6 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
         active.discard(id(value))
 
 
-_SCALARS = frozenset({type(None), bool, int, float, str})
 #: Ints in (-JSON_INT_LIMIT, JSON_INT_LIMIT) have a JSON text form; CPython refuses to
 #: render ints past 4,300 digits, and 2**14000 stays safely below that.
 JSON_INT_LIMIT = 1 << 14000
@@ -236,7 +235,7 @@ def _plain(value: Any, depth: int) -> Any:
             item = type(v)
             out[k] = v if item is float or item is str else _plain(v, depth + 1)
         return out
-    if cls is list:
+    if cls is list or cls is tuple:
         return [_plain(v, depth + 1) for v in value]
     raise _NotPlain
 
