@@ -391,6 +391,42 @@ def test_other_configurations_use_the_general_engine(
     assert counts["straight"] == 0 and counts["general"] == 3
 
 
+class CountingStore(MemoryStore):
+    """
+    A MemoryStore counting revision reads (one per gate).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.revision_reads = 0
+
+    def load_revision(self, session_id: str) -> int | None:
+        self.revision_reads += 1
+        return super().load_revision(session_id)
+
+
+@pytest.mark.parametrize("straight", [True, False])
+def test_one_store_read_per_step(straight: bool) -> None:
+    """
+    Taken or declined, the straight line adds no store read to a step.
+    """
+    store = CountingStore()
+    mission = mk.Mission(tools={"probe": counter_tool()}, store=store, clock=FakeClock())
+    criteria: list[dict[str, Any]] = [
+        {"criterion_id": "x", "kind": "metric_threshold", "required": True,
+         "metric": "metrics.x", "op": ">=", "target": 100},
+    ]  # fmt: skip
+    if not straight:
+        event = {"criterion_id": "e", "kind": "event", "required": False, "event_name": "e"}
+        criteria.append(event)
+    session = _start(mission, criteria=criteria)
+    session.step()
+    store.revision_reads = 0
+    for _ in range(3):
+        session.step()
+    assert store.revision_reads == 3
+
+
 def test_async_entry_points_use_the_general_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     ``astep`` runs sync tools on worker threads: never the straight line.

@@ -58,16 +58,12 @@ def plain_criteria(criteria: Sequence[Any]) -> bool:
 
 def plain_tools(core: MissionCore, names: Sequence[str]) -> bool:
     """
-    Whether every tool of *names* runs in-line: a callable without a timeout.
+    Whether every (runnable) tool of *names* runs in-line: it has no timeout.
 
     Async callables qualify too: under the sync runtime the general engine
     calls them in-line as well and runs the awaitable they return to completion.
     """
-    for name in names:
-        tool = core.tools[name]
-        if tool.timeout is not None or tool.func is None:
-            return False
-    return True
+    return all(core.tools[name].timeout is None for name in names)
 
 
 def fast_step(ref: SessionRef) -> Iteration | None:
@@ -82,7 +78,27 @@ def fast_step(ref: SessionRef) -> Iteration | None:
         return None
     if core.tool_timeout is not None:
         return None
+    # A session's configuration never changes after its start, so a handle that
+    # has seen it declines without reading the store (the general engine's
+    # gate reads it next); what the fresh header says is checked after the gate.
+    known = ref.cache
+    runnable = _fits(core, known) if known is not None else ()
+    if runnable is None:
+        return None
     cache = ref.gate()
+    if cache is not known:
+        runnable = _fits(core, cache)
+    elif cache.header.pending_proposal is not None or cache.header.started_at is None:
+        runnable = None
+    if runnable is None:
+        return None
+    return _iterate(ref, cache, core, cache.header, runnable)
+
+
+def _fits(core: MissionCore, cache: SessionCache) -> tuple[str, ...] | None:
+    """
+    The runnable tools if the cached session fits the straight line now, else None.
+    """
     state = cache.header
     if (
         state.pending_proposal is not None
@@ -95,7 +111,7 @@ def fast_step(ref: SessionRef) -> Iteration | None:
     runnable = cache.runnable(core, state.tool_allowlist)
     if not runnable or not cache.straight(core, state.criteria, runnable):
         return None
-    return _iterate(ref, cache, core, state, runnable)
+    return runnable
 
 
 def _call(core: MissionCore, call: Any) -> tuple[ToolCallRecord, Any]:
@@ -162,7 +178,6 @@ def _iterate(
     phases: list[Any] = []
     strategy: Any = None
     tool_calls: tuple[ToolCallRecord, ...] = ()
-    values: list[Any] = []
     observation: Any = None
 
     at = clock()
@@ -172,19 +187,20 @@ def _iterate(
             cache.history, stored[-1] if stored else None, runnable, index, adjust
         )
     except Exception as exc:
-        built = (phases, strategy, tool_calls, observation, values)
+        built = (phases, strategy, tool_calls, observation)
         raise _fail_over(base, built, "propose", at, exc) from None
     phases.append(_new_phase_record("propose", "succeeded", at, clock(), None))
 
     at = clock()
     records = []
+    values: list[Any] = []
     try:
         for call in strategy.tool_calls or ():
             record, value = _call(core, call)
             records.append(record)
             values.append(value)
     except Exception as exc:
-        built = (phases, strategy, tool_calls, observation, values)
+        built = (phases, strategy, tool_calls, observation)
         raise _fail_over(base, built, "execute", at, exc) from None
     tool_calls = tuple(records)
     phases.append(_new_phase_record("execute", "succeeded", at, clock(), None))
@@ -196,7 +212,7 @@ def _iterate(
             builder.add_call(record, value)
         observation = builder.build(clock())
     except Exception as exc:
-        built = (phases, strategy, tool_calls, observation, values)
+        built = (phases, strategy, tool_calls, observation)
         raise _fail_over(base, built, "observe", at, exc) from None
     phases.append(_new_phase_record("observe", "succeeded", at, clock(), None))
 
@@ -204,7 +220,7 @@ def _iterate(
     try:
         results, update = evaluate_now(core, cache, state, observation)
     except Exception as exc:
-        built = (phases, strategy, tool_calls, observation, values)
+        built = (phases, strategy, tool_calls, observation)
         raise _fail_over(base, built, "evaluate", at, exc) from None
     phases.append(_new_phase_record("evaluate", "succeeded", at, clock(), None))
     counter = update.counter
@@ -214,7 +230,7 @@ def _iterate(
     try:
         now = clock()
         if not _steady(state, stored, index, results, observation, counter):
-            env = _draft_env(base, (phases, strategy, tool_calls, observation, values))
+            env = _draft_env(base, (phases, strategy, tool_calls, observation))
             draft = env.draft
             draft.criteria_evaluation = results
             draft.checkpoint_evaluated = True
@@ -225,7 +241,7 @@ def _iterate(
             settle_verdict(state, stored, draft, now)
     except Exception as exc:
         # The failed iteration drops the evaluation (SPEC §6.10): no need to carry it.
-        built = (phases, strategy, tool_calls, observation, values)
+        built = (phases, strategy, tool_calls, observation)
         raise _fail_over(base, built, "decide", at, exc) from None
     if env is not None:
         env.draft.phases.append(_new_phase_record("decide", "succeeded", at, clock(), None))
@@ -254,8 +270,8 @@ def _iterate(
 
 #: What stays fixed during an iteration: ``(ref, core, cache, state, index, started)``.
 _Base = tuple[SessionRef, MissionCore, SessionCache, SessionState, int, datetime]
-#: What the straight line has built so far: ``(phases, strategy, tool_calls, observation, values)``.
-_Built = tuple[list[Any], Any, tuple[ToolCallRecord, ...], Any, list[Any]]
+#: What the straight line has built so far: ``(phases, strategy, tool_calls, observation)``.
+_Built = tuple[list[Any], Any, tuple[ToolCallRecord, ...], Any]
 
 
 def _draft_env(base: _Base, built: _Built) -> IterationEnv:
@@ -263,7 +279,7 @@ def _draft_env(base: _Base, built: _Built) -> IterationEnv:
     The general engine's state of an iteration the straight line has taken so far.
     """
     _, core, cache, state, index, started = base
-    phases, strategy, tool_calls, observation, values = built
+    phases, strategy, tool_calls, observation = built
     draft = Draft(index, started, state.no_progress_counter)
     draft.phases = phases
     if strategy is not None:
@@ -271,9 +287,7 @@ def _draft_env(base: _Base, built: _Built) -> IterationEnv:
         draft.strategy_source = "default"
     draft.tool_calls = tool_calls
     draft.observation = observation
-    env = IterationEnv(core, SyncRuntime(), cache, state, draft)
-    env.values = values
-    return env
+    return IterationEnv(core, SyncRuntime(), cache, state, draft)
 
 
 def _fail_over(
@@ -281,10 +295,12 @@ def _fail_over(
 ) -> BaseException:
     """
     Record *phase* as failed and commit the failed iteration, as the general engine does.
+
+    (The straight line never stages an observation in the cumulative view, so
+    there is nothing to roll back, unlike in the general engine.)
     """
     env = _draft_env(base, built)
     failure = _failed(env.core, env.state.session_id, env.draft, phase, started, exc)
-    env.cache.view.rollback()
     return _fail(base[0], env.cache, env, failure)
 
 
@@ -292,8 +308,4 @@ def _finish_over(ref: SessionRef, env: IterationEnv) -> Iteration:
     """
     Commit a decided iteration through the general engine (reports, lessons).
     """
-    try:
-        return _drive(_finish(ref, env.cache, env))
-    except BaseException:
-        env.cache.view.rollback()
-        raise
+    return _drive(_finish(ref, env.cache, env))
