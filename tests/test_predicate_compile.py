@@ -258,6 +258,31 @@ class TestWork:
 
         assert ("work", 40) == (err.what, err.limit)
 
+    @pytest.mark.parametrize(
+        "source",
+        [
+            "str(obs['n'])",
+            "'%d' % obs['n']",
+            "'%s' % (obs['n'],)",
+            "f'{obs[\"n\"]}'",
+            "str(obs['ns'])",
+            "str(obs['mixed'])",
+        ],
+    )
+    def test_ints_charge_per_byte(self, source: str) -> None:
+        """
+        Rendering an int costs a unit per byte of it, alone or inside a container.
+
+        Rendering time grows with the square of the digits: 39,000 ints of 4,299
+        digits took 1.7 s through ``%d`` when an int was charged as one unit.
+        """
+        big = int("9" * 4299)  # 14,281 bits: 1,785 bytes
+        obs = {"n": big, "ns": [big] * 8, "mixed": [big, "x", 1.5] * 3}
+
+        err = breach(source, obs, PredicateLimits(max_work=1_700))
+
+        assert ("work", 1_700) == (err.what, err.limit)
+
     def test_meter_is_per_evaluation(self) -> None:
         """
         Repeated evaluations each get a fresh budget.

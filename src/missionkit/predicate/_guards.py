@@ -32,6 +32,7 @@ _SEQUENCES: Final = (str, list, tuple)
 _SCALAR_TYPES: Final = frozenset({type(None), bool, int, float, str})
 _LEAF_TYPES: Final = frozenset({type(None), bool, int, float, complex})
 _STR_ONLY: Final = frozenset({str})
+_INT_ONLY: Final = frozenset({int})
 _CONTAINERS: Final = frozenset(
     {list, tuple, set, frozenset, type({}.keys()), type({}.values()), type({}.items())}
 )
@@ -172,20 +173,33 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
                 kind = type(item)
                 if kind is str:
                     total += len(item)
+                elif kind is int:
+                    total += item.bit_length() >> 3
                 elif kind not in _LEAF_TYPES:
                     stack.append((item, depth))
             return total
         kinds = set(map(type, items))
         if kinds <= _LEAF_TYPES:
+            if int in kinds:
+                total += int_bytes(items, kinds)
             return total
         if kinds == _STR_ONLY:
             return total + sum(map(len, items))
         stack.extend(zip(items, repeat(depth)))
         return total
 
+    def int_bytes(items: Any, kinds: set[type]) -> int:
+        # An int renders in time that grows with the square of its digits:
+        # beyond its unit as a scalar, it costs a unit per byte.
+        if kinds == _INT_ONLY:
+            return sum(map(int.bit_length, items)) >> 3
+        return sum(item.bit_length() for item in items if type(item) is int) >> 3
+
     def size(m: Meter, value: object) -> int:
         """
         Count what rendering *value* touches, stopping once it exceeds the meter.
+
+        A unit per scalar, per character of a string and per byte of an int.
 
         Rendering nests one C-level call per container level, so anything nested
         deeper than the recursion limit fails natively with `RecursionError`:
@@ -200,6 +214,9 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
             kind = type(item)
             if kind is str:
                 total += len(item)
+                continue
+            if kind is int:
+                total += item.bit_length() >> 3
                 continue
             if depth > deepest:
                 raise RecursionError(
@@ -300,12 +317,12 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
         return iterable
 
     def g_render(m: Meter, value: Any) -> Any:
-        charge(m, rendering(m, value))
+        charge(m, size(m, value))
         return value
 
     def g_format(m: Meter, value: Any, conversion: int, spec: str) -> str:
         if conversion != -1 or not spec:
-            charge(m, rendering(m, value))
+            charge(m, size(m, value))
         elif type(value) is str:
             charge(m, len(value))
         if conversion == 115:
@@ -318,18 +335,11 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
             raise breach("format_width", max_width)
         return format(value, spec)
 
-    def rendering(m: Meter, value: Any) -> int:
-        # An int renders in time that grows with the square of its digits: charge
-        # a unit per byte of it instead of one for the scalar.
-        if type(value) is int:
-            return 1 + value.bit_length() // 8
-        return size(m, value)
-
     def g_str(m: Meter, *args: Any, **kwargs: Any) -> str:
         if args:
-            charge(m, rendering(m, args[0]))
+            charge(m, size(m, args[0]))
         elif "object" in kwargs:
-            charge(m, rendering(m, kwargs["object"]))
+            charge(m, size(m, kwargs["object"]))
         return str(*args, **kwargs)
 
     def g_int(m: Meter, *args: Any, **kwargs: Any) -> int:
@@ -409,9 +419,7 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
             n = len(value)
             if n:
                 charge(m, n)
-        elif kind is int:
-            charge(m, rendering(m, value))
-        elif kind is tuple:
+        elif kind is int or kind is tuple:
             charge(m, size(m, value))
         return value
 
