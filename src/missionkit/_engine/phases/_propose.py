@@ -9,7 +9,7 @@ from datetime import datetime
 from missionkit._engine._env import IterationEnv
 from missionkit._engine._report import last_evaluation
 from missionkit._engine._sampling import revise_strategy
-from missionkit.proposers import ProposalContext, default_proposer
+from missionkit.proposers import ProposalContext
 from missionkit.proposers._context import IterationsView
 from missionkit.proposers._default import propose_default
 
@@ -75,28 +75,26 @@ async def propose(env: IterationEnv, candidates: tuple[str, ...], now: datetime)
             draft.strategy_source = "sampler"
             return
     proposer = env.core.proposer
-    if proposer is None:
-        # No custom proposer: the default rules need only the history, so the
-        # full context is not built.
-        iterations = env.cache.iterations
-        draft.strategy = propose_default(
-            env.cache.history,
-            iterations[-1] if iterations else None,
-            candidates,
-            draft.iteration_index,
-            bool(iterations) and iterations[-1].verdict == "adjust",
-        )
-        draft.strategy_source = "default"
-        return
-    from missionkit.validation import validate_strategy
+    if proposer is not None:
+        from missionkit.validation import validate_strategy
 
-    ctx = build_context(env, candidates, now)
-    value = await env.rt.call(lambda: proposer(ctx), {}, None, "proposer call")
-    if value is not None:
-        draft.strategy = validate_strategy(
-            value, list(state.tool_allowlist), state.allow_scripted_strategies
-        )
-        draft.strategy_source = "proposer"
-        return
-    draft.strategy = default_proposer(ctx)
+        ctx = build_context(env, candidates, now)
+        value = await env.rt.call(lambda: proposer(ctx), {}, None, "proposer call")
+        if value is not None:
+            draft.strategy = validate_strategy(
+                value, list(state.tool_allowlist), state.allow_scripted_strategies
+            )
+            draft.strategy_source = "proposer"
+            return
+    # The default rules (no custom proposer, or it declined) read the cache's
+    # summary of the history, not the history itself. *candidates* is never
+    # empty here: the callers refuse to propose without a tool.
+    iterations = env.cache.iterations
+    draft.strategy = propose_default(
+        env.cache.history,
+        iterations[-1] if iterations else None,
+        candidates,
+        draft.iteration_index,
+        bool(iterations) and iterations[-1].verdict == "adjust",
+    )
     draft.strategy_source = "default"
