@@ -560,6 +560,22 @@ class TestConsultation:
         )
         assert _sampling(sink)[0]["validation_error"].startswith("TimeoutError")
 
+    @pytest.mark.parametrize("timeout", [10**400, True, 0, -1.0, float("nan"), "5"])
+    def test_unusable_sampler_timeout_means_no_bound(self, timeout: Any) -> None:
+        """
+        A ``timeout`` that is not a positive finite number is ignored, like a tool's: no crash.
+        """
+        sampler = ScriptedSampler("junk")
+        sampler.timeout = timeout  # type: ignore[attr-defined]
+        mission, _ = _mission(sampler)
+
+        iteration = _start(mission).step()
+
+        assert ("rejected", "json_parse") == (
+            iteration.sampling_status,
+            iteration.sampling_rejection_reason,
+        )
+
     def test_propose_records_sampling_on_the_pending_proposal(self) -> None:
         """
         SPEC §8.4/§6.11: propose() consults once; step() adopts its sampling fields unchanged.

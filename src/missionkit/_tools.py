@@ -13,7 +13,7 @@ import attrs
 
 from missionkit.errors import MissionValidationError
 
-__all__ = ["Tool", "build_registry"]
+__all__ = ["Tool", "build_registry", "positive_timeout", "read_attribute"]
 
 
 @attrs.frozen
@@ -52,7 +52,7 @@ class Tool:
 
     def __attrs_post_init__(self) -> None:
         if self.name is None:
-            object.__setattr__(self, "name", _attribute(self.func, "__name__"))
+            object.__setattr__(self, "name", read_attribute(self.func, "__name__"))
         if self.description is None:
             doc = None
             if self.func is not None:
@@ -62,7 +62,7 @@ class Tool:
                     doc = None
             object.__setattr__(self, "description", doc or "")
         if self.input_schema is None and self.func is not None:
-            schema = _attribute(self.func, "input_schema")
+            schema = read_attribute(self.func, "input_schema")
             if isinstance(schema, dict):
                 object.__setattr__(self, "input_schema", schema)
 
@@ -74,7 +74,7 @@ class Tool:
         return self.func is not None
 
 
-def _attribute(func: Any, name: str) -> Any:
+def read_attribute(func: Any, name: str) -> Any:
     """
     ``getattr(func, name, None)``, also None when reading it raises (a hostile callable).
     """

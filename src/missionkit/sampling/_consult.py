@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Literal, TypeAlias, TypeVar
@@ -20,6 +19,7 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar
 import attrs
 
 from missionkit._text import exception_text
+from missionkit._tools import positive_timeout, read_attribute
 from missionkit.errors import MissionValidationError
 from missionkit.sampling._parse import (
     FinalLessons,
@@ -101,20 +101,13 @@ class SamplerTransportError(Exception):
         self.text = text
 
 
-def _attribute(sampler: object, name: str) -> Any:
-    try:
-        return getattr(sampler, name, None)
-    except Exception:
-        return None
-
-
 def sampler_backend(sampler: object | None) -> str:
     """
     The audit ``sampling_backend`` for *sampler*: ``none``, its ``backend_name``, or ``host``.
     """
     if sampler is None:
         return "none"
-    name = _attribute(sampler, "backend_name")
+    name = read_attribute(sampler, "backend_name")
     return name if isinstance(name, str) and name else "host"
 
 
@@ -122,7 +115,7 @@ def sampler_model_id(sampler: object | None) -> str | None:
     """
     *sampler*'s ``model_id`` when it is a non-empty str.
     """
-    value = _attribute(sampler, "model_id")
+    value = read_attribute(sampler, "model_id")
     return value if isinstance(value, str) and value else None
 
 
@@ -130,11 +123,7 @@ def sampler_timeout(sampler: object | None) -> float | None:
     """
     *sampler*'s ``timeout`` when it is a positive finite number (bools excluded), else None.
     """
-    value = _attribute(sampler, "timeout")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    seconds = float(value)
-    return seconds if math.isfinite(seconds) and seconds > 0 else None
+    return positive_timeout(read_attribute(sampler, "timeout"))
 
 
 def _bound(*limits: float | None) -> float | None:
@@ -145,7 +134,7 @@ def _bound(*limits: float | None) -> float | None:
 def _is_async_callable(func: object) -> bool:
     if inspect.iscoroutinefunction(func):
         return True
-    call = _attribute(func, "__call__")
+    call = read_attribute(func, "__call__")
     return call is not None and inspect.iscoroutinefunction(call)
 
 
