@@ -22,8 +22,10 @@ from missionkit.models import (
     CriterionResult,
     EventCriterion,
     FinalReport,
+    HostToolCall,
     Iteration,
     IterationSummary,
+    Limits,
     MetricThresholdCriterion,
     MetricTrendCriterion,
     Observation,
@@ -38,6 +40,7 @@ from missionkit.models import (
     ToolCallSucceededCriterion,
     Verdict,
 )
+from missionkit.predicate import PredicateLimits
 from spec_key_orders import ITERATION_KEYS, REPORT_KEYS, SESSION_KEYS
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -272,6 +275,53 @@ class TestRoundTrips:
         assert _canonical(model.to_dict()) == _canonical(
             ToolCall.from_dict(model.to_dict()).to_dict()
         )
+
+    @settings(max_examples=40)
+    @given(s.valid_host_call_dicts())
+    def test_host_tool_call_round_trip(self, data: dict[str, Any]) -> None:
+        """Host-reported calls round-trip through validation."""
+        model = HostToolCall.from_dict(data)
+
+        assert _canonical(model.to_dict()) == _canonical(
+            HostToolCall.from_dict(model.to_dict()).to_dict()
+        )
+
+    @given(
+        st.builds(
+            Limits,
+            evidence_bytes=st.integers(1, 10**9),
+            tool_result_bytes=st.integers(1, 10**9),
+            predicate=st.builds(
+                PredicateLimits,
+                **{name: st.integers(1, 10**9) for name in PredicateLimits.__annotations__},
+            ),
+        )
+    )
+    def test_limits_round_trip(self, model: Limits) -> None:
+        """Limits (and their predicate limits) round-trip through their JSON form."""
+        assert model == Limits.from_dict(json.loads(json.dumps(model.to_dict())))
+
+    @pytest.mark.parametrize(
+        ("data", "details"),
+        [
+            ([], {"field": "limits", "reason": "invalid_value"}),
+            ({"cap": 1}, {"field": "limits", "subfield": "cap", "reason": "invalid_value"}),
+            (
+                {"predicate": {"max_work": 0}},
+                {"field": "limits", "subfield": "max_work", "reason": "must_be_positive_int"},
+            ),
+            (
+                {"predicate": {"budget": 1}},
+                {"field": "limits", "subfield": "budget", "reason": "invalid_value"},
+            ),
+        ],
+    )
+    def test_limits_from_dict_refuses(self, data: Any, details: dict[str, Any]) -> None:
+        """Limits JSON that is not an object, has unknown keys or bad values is refused."""
+        with pytest.raises(MissionValidationError) as info:
+            Limits.from_dict(data)
+
+        assert details == info.value.details
 
     @settings(max_examples=40)
     @given(s.strategies())

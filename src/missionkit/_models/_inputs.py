@@ -256,6 +256,14 @@ class HostToolCall:
             "duration_ms": self.duration_ms,
         }
 
+    @classmethod
+    def from_dict(cls, data: Any) -> HostToolCall:
+        """
+        Validate *data* as one reported call (SPEC §4.11).
+        """
+        observation = ObservationInput.from_dict({"tool_calls": [data]})
+        return observation.tool_calls[0]
+
 
 @attrs.frozen
 class ObservationInput:

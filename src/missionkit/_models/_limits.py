@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from missionkit.predicate._limits import PredicateLimits
+from missionkit.predicate._limits import PredicateLimits, limit_fields
 
 
 def _limits_positive(instance: Any, attribute: attrs.Attribute[int], value: Any) -> None:
@@ -59,3 +59,17 @@ class Limits:
             "tool_result_bytes": self.tool_result_bytes,
             "predicate": self.predicate.to_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Limits:
+        """
+        Build limits from their JSON form; missing keys take their defaults.
+
+        Raises:
+            MissionValidationError: Not an object, an unknown key, or an invalid
+                value (SPEC §3.15).
+        """
+        values = limit_fields(data, cls)
+        if "predicate" in values:
+            values["predicate"] = PredicateLimits.from_dict(values["predicate"])
+        return cls(**values)

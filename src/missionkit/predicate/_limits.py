@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["PredicateLimits"]
+__all__ = ["PredicateLimits", "limit_fields"]
 
 
 def _positive_int(instance: Any, attribute: attrs.Attribute[int], value: Any) -> None:
@@ -22,6 +22,28 @@ def _positive_int(instance: Any, attribute: attrs.Attribute[int], value: Any) ->
                 "reason": "must_be_positive_int",
             }
         )
+
+
+def limit_fields(data: Any, cls: type) -> dict[str, Any]:
+    """
+    The keys of a limits JSON object *data*, checked against the fields of *cls*.
+
+    Raises:
+        MissionValidationError: *data* is not an object (``field: limits``), or
+            has a key *cls* does not declare (with ``subfield``); reason
+            ``invalid_value``.
+    """
+    from missionkit.errors import MissionValidationError
+
+    if not isinstance(data, dict):
+        raise MissionValidationError(details={"field": "limits", "reason": "invalid_value"})
+    names = {a.name for a in attrs.fields(cls)}
+    for key in data:
+        if key not in names:
+            raise MissionValidationError(
+                details={"field": "limits", "subfield": str(key), "reason": "invalid_value"}
+            )
+    return dict(data)
 
 
 @attrs.frozen
@@ -54,3 +76,14 @@ class PredicateLimits:
         Return the limits as JSON data.
         """
         return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PredicateLimits:
+        """
+        Build limits from their JSON form; missing keys take their defaults.
+
+        Raises:
+            MissionValidationError: Not an object, an unknown key, or a value
+                that is not a positive int (SPEC §3.15).
+        """
+        return cls(**limit_fields(data, cls))
