@@ -17,6 +17,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import missionkit as mk
 from missionkit._engine._progress import distance, update_progress
 from missionkit._engine._view import CumulativeView, observation_json
 from missionkit._engine.criteria import EvaluationInput
@@ -33,6 +34,7 @@ from missionkit.models import (
     MetricThresholdCriterion,
     Observation,
 )
+from missionkit.testing import FakeClock
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 KEYS = ("a", "b", "0", "")
@@ -118,13 +120,45 @@ class TestThresholdEvaluator:
         assert got[0] == expected[0]
         assert _same(got[1], expected[1])
         assert _same(got[2], expected[2])
-        # The in-line judgement of finite float metrics gives the same answer.
-        check = float_check(criterion)
-        if check is not None:
-            value = metrics.get(check[0])
-            if type(value) is float and math.isfinite(value):
-                status = "met" if check[1](value, check[2]) else "unmet"
-                assert (status, value, value) == expected
+
+    @settings(max_examples=150, deadline=None)
+    @given(
+        key=st.sampled_from(("a", "b")),
+        value=st.floats(allow_nan=False, allow_infinity=False),
+        others=st.dictionaries(st.sampled_from(("a", "b", "c")), st.floats(), max_size=2),
+        op=st.sampled_from(sorted(OPERATORS)),
+        target=st.floats(allow_nan=False),
+        policy=st.sampled_from(("inconclusive", "unmet", "terminate")),
+    )
+    def test_in_line_float_judgement_matches_reference(
+        self,
+        key: str,
+        value: float,
+        others: dict[str, float],
+        op: str,
+        target: float,
+        policy: str,
+    ) -> None:
+        """
+        A finite float on a top-level metric, judged in-line by a step, gives §6.6.3's answer.
+        """
+        metrics = {**others, key: value}
+        spec = {"criterion_id": "c", "kind": "metric_threshold", "required": True,
+                "metric": f"metrics.{key}", "op": op, "target": target, "on_non_finite": policy}
+        mission = mk.Mission(tools={"t": lambda: {"metrics": metrics}}, clock=FakeClock())
+        budget = {"max_iterations": 5, "max_wall_clock_seconds": -1}
+        session = mission.start(
+            directive="d", criteria=[spec], budget=budget, tool_allowlist=["t"],
+            stagnation_threshold=10,
+        )  # fmt: skip
+        assert float_check(session.state.criteria[0]) is not None  # the in-line path applies
+
+        iteration = session.step()
+
+        result = iteration.criteria_evaluation[0]
+        assert iteration.observation is not None
+        expected = _reference_threshold(session.state.criteria[0], iteration.observation)
+        assert (result.status, result.evidence) == expected[:2]
 
 
 def _reference_progress(
