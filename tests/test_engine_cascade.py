@@ -188,7 +188,10 @@ class TestCascadeRules:
         revision = session.state.revision
         now = clock.now
 
-        assert decide(before, iteration, now) == decide(before, iteration, now)
+        verdict = decide(before, iteration, now)
+
+        assert verdict == decide(before, iteration, now)
+        assert (verdict.label, verdict.reason) == (iteration.verdict, iteration.verdict_reason)
         assert revision == session.state.revision
 
 

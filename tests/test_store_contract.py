@@ -487,4 +487,3 @@ class TestPublicSurface:
 
         expected = ["JsonDirStore", "MemoryStore", "SQLiteStore", "SessionStore"]
         assert expected == missionkit.store.__all__
-        assert sorted(missionkit.store.__all__) == missionkit.store.__all__
