@@ -14,6 +14,7 @@ from missionkit._engine._dispatch import dispatch
 from missionkit._engine._env import IterationEnv
 from missionkit._engine._runtime import AsyncRuntime
 from missionkit._jsonsafe import cap, to_json_data
+from missionkit._text import TEXT_LIMIT
 from missionkit.audit import ScriptCallEvent
 from missionkit.models import ToolCallRecord
 
@@ -86,6 +87,6 @@ async def execute_script(env: IterationEnv, script: str) -> None:
     env.script_observations = [(str(k), to_json_data(v)) for k, v in outcome.observations]
     env.script_events = [to_json_data(e) for e in outcome.events]
     if outcome.error is not None:
-        draft.script_error = outcome.error[:200]
+        draft.script_error = outcome.error[:TEXT_LIMIT]
     if outcome.limit is not None:
         draft.sandbox_terminated_reason = outcome.limit

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, cast
 
+from missionkit._text import TEXT_LIMIT
+
 Status = Literal["pending", "running", "paused", "completed", "terminated", "failed"]
 VerdictLabel = Literal["continue", "adjust", "complete", "terminate"]
 CriterionStatus = Literal["met", "unmet", "inconclusive"]
@@ -44,7 +46,7 @@ SCRIPT_LIMIT_KINDS = ("wall_time", "memory")
 
 
 def _cut200(value: str | None) -> str | None:
-    return value if value is None or len(value) <= 200 else value[:200]
+    return value if value is None or len(value) <= TEXT_LIMIT else value[:TEXT_LIMIT]
 
 
 def _as_tuple(value: Sequence[Any]) -> tuple[Any, ...]:

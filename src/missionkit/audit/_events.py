@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal, TypeAlias
 import attrs
 
 from missionkit._jsonsafe import format_timestamp, parse_timestamp
+from missionkit._text import TEXT_LIMIT
 
 __all__ = [
     "AuditEvent",
@@ -29,7 +30,6 @@ __all__ = [
     "event_from_dict",
 ]
 
-TEXT_LIMIT = 200
 _UTC = _dt.UTC
 
 

@@ -18,7 +18,7 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 import attrs
 
-from missionkit._text import exception_text
+from missionkit._text import TEXT_LIMIT, exception_text
 from missionkit._tools import positive_timeout, read_attribute
 from missionkit.errors import MissionValidationError
 from missionkit.sampling._parse import (
@@ -38,7 +38,6 @@ __all__ = [
     "consult",
     "consult_final_lessons",
     "consult_strategy_revision",
-    "exception_text",
     "sampler_backend",
     "sampler_model_id",
     "sampler_timeout",
@@ -276,7 +275,7 @@ async def consult(
         output = await call_sampler(sampler, text, timeout)
     except SamplerTransportError as exc:
         return _not_used(
-            prompt, sampler, "rejected", "transport_error", validation_error=exc.text[:200]
+            prompt, sampler, "rejected", "transport_error", validation_error=exc.text[:TEXT_LIMIT]
         )
     try:
         parsed = validate(extract_json_object(output))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from missionkit._jsonsafe import to_json_data
+from missionkit._text import TEXT_LIMIT
 
 from ._protocol import ScriptOutcome, ScriptToolError
 from ._sandbox import event_row, finite_or_none
@@ -213,7 +214,7 @@ class _Run:
             text = message.get("error_message")
             if not isinstance(text, str):
                 raise _Stop(crashed="malformed error message")
-            return self.outcome(error=text[:200])
+            return self.outcome(error=text[:TEXT_LIMIT])
         elif kind == "limit" and message.get("what") == "memory":
             return self.outcome(limit="memory")
         else:
