@@ -4,6 +4,7 @@ Literal types and token sets of the data model (SPEC §3.2).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Literal, cast
 
@@ -43,6 +44,16 @@ SAMPLING_MODES = ("after_adjust", "every_iteration")
 NON_FINITE_POLICIES = ("inconclusive", "unmet", "terminate")
 MIN_DELTA_MODES = ("abs", "rel")
 SCRIPT_LIMIT_KINDS = ("wall_time", "memory")
+
+
+_SESSION_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+
+def is_session_id(text: str) -> bool:
+    """
+    Whether *text* is a session id (SPEC §4.2): ``[A-Za-z0-9_.-]{1,128}``, not starting with ``.``.
+    """
+    return _SESSION_ID.fullmatch(text) is not None and not text.startswith(".")
 
 
 def _cut200(value: str | None) -> str | None:

@@ -4,13 +4,9 @@ Session id checks shared by every store.
 
 from __future__ import annotations
 
-import re
+from missionkit._models._literals import is_session_id
 
 __all__ = ["check_session_id"]
-
-# Fast path only: anything it does not accept goes through the validator,
-# which owns the rule and the error details.
-_VALID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 def check_session_id(value: object) -> str:
@@ -20,10 +16,12 @@ def check_session_id(value: object) -> str:
     Raises:
         missionkit.errors.MissionValidationError: ``session_id_invalid``.
     """
+    # The usual case: an exact str id. Anything else goes through the
+    # validator, which converts str subclasses and owns the error details.
+    if type(value) is str and is_session_id(value):
+        return value
     # Imported lazily: the validation package imports the models, which the
     # store modules import too.
-    if type(value) is str and _VALID.fullmatch(value) and value[0] != ".":
-        return value
     from missionkit.validation import validate_session_id
 
     return validate_session_id(value)

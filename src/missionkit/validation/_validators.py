@@ -10,11 +10,11 @@ modules and are re-exported here.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from missionkit._jsonsafe import json_size
+from missionkit._models._literals import is_session_id
 from missionkit.errors import MissionValidationError
 from missionkit.models import Budget, Cadence
 from missionkit.validation._common import (
@@ -50,7 +50,6 @@ __all__ = [
     "validate_tool_allowlist",
 ]
 
-_SESSION_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 DIRECTIVE_MAX_LENGTH = 8192
 METADATA_MAX_BYTES = 65536
 _METADATA_MAX_DEPTH = 500
@@ -78,7 +77,7 @@ def validate_session_id(value: Any) -> str:
     """
     if isinstance(value, str):
         text = exact_str(value)
-        if _SESSION_ID.fullmatch(text) is not None and not text.startswith("."):
+        if is_session_id(text):
             return text
     fail(field="session_id", reason="session_id_invalid")
 
