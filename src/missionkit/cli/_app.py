@@ -10,14 +10,16 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from missionkit._models._literals import STATUSES
 from missionkit._text import TEXT_LIMIT, exception_text
 from missionkit.cli import _commands as commands
 from missionkit.cli._commands import CliContext, UsageError
 from missionkit.cli._output import error_text
 from missionkit.errors import MissionkitError
+from missionkit.store._listing import ORDER_KEYS, UNREADABLE
 
 __all__ = ["build_parser", "main"]
 
@@ -41,24 +43,25 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, usage=self.format_usage().strip())
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer: {text!r}")
-    return value
+def _int_at_least(minimum: int, meaning: str) -> Callable[[str], int]:
+    """
+    An argparse type: an int of at least *minimum* (*meaning* names the rule in errors).
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{meaning}: {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
-    return value
+_positive_int = _int_at_least(1, "must be a positive integer")
+_non_negative_int = _int_at_least(0, "must not be negative")
 
 
 def _add_globals(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -156,22 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing = action("list", "list stored sessions, newest first")
     listing.add_argument(
         "--status",
-        choices=(
-            "pending",
-            "running",
-            "paused",
-            "completed",
-            "terminated",
-            "failed",
-            "unreadable",
-        ),
+        choices=(*STATUSES, UNREADABLE),
         default=None,
     )
     listing.add_argument("--limit", metavar="N", type=_positive_int, default=None)
     listing.add_argument("--offset", metavar="N", type=_non_negative_int, default=0)
-    listing.add_argument(
-        "--order-by", choices=("created_at", "updated_at", "session_id"), default="created_at"
-    )
+    listing.add_argument("--order-by", choices=ORDER_KEYS, default="created_at")
     listing.add_argument("--ascending", action="store_true", help="oldest (or lowest) first")
     listing.set_defaults(handler=commands.cmd_sessions_list)
 

@@ -105,7 +105,9 @@ class CliContext:
             return JsonDirStore(self.store_dir)
         path = self.store if self.store is not None else DEFAULT_STORE
         if not create and not os.path.exists(path):
-            return MemoryStore()  # a missing database behaves as empty
+            # A missing database reads as empty (also in a missing directory,
+            # which SQLite could not even open).
+            return MemoryStore()
         return SQLiteStore(path, create=create)
 
 
@@ -357,9 +359,9 @@ def cmd_sessions_show(ctx: CliContext, args: argparse.Namespace) -> int:
     """
 
     def show(mission: Mission, session: Session) -> int:
-        data = session.to_dict()
-        iterations = data.pop("iterations", [])
-        data["iteration_count"] = len(iterations)
+        state = session.state
+        data = state.header_dict()
+        data["iteration_count"] = len(state.iterations)
         ctx.emit(data, lambda: out.render_kv(data))
         return EXIT_OK
 

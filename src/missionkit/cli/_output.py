@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from missionkit._jsonsafe import to_json
-from missionkit.errors import MissionkitError
 from missionkit.models import FinalReport, Iteration, SessionSummary
 
 __all__ = [
@@ -183,10 +182,3 @@ def error_text(envelope: Mapping[str, Any], output: str) -> str:
     if output == "json":
         return to_json(dict(envelope), indent=2)
     return f"error: {envelope['code']} {to_json(envelope.get('details', {}))}"
-
-
-def envelope_of(err: MissionkitError) -> dict[str, Any]:
-    """
-    The ``{"code", "details"}`` envelope of a missionkit error.
-    """
-    return err.to_dict()
