@@ -16,7 +16,6 @@ import attrs
 
 from missionkit._engine._cache import SessionCache
 from missionkit._engine._env import IterationEnv
-from missionkit._engine._evolve import evolve_state
 from missionkit._engine._observation import result_summary
 from missionkit._engine._phase import Draft, PhaseFailed, run_phase, run_sync_phase
 from missionkit._engine._ref import SessionRef
@@ -111,7 +110,7 @@ async def _finish(
     state = env.state
     terminal = draft.verdict in ("complete", "terminate")
     if terminal:
-        header = evolve_state(
+        header = attrs.evolve(
             state,
             revision=state.revision + 1,
             status="completed" if draft.verdict == "complete" else "terminated",
