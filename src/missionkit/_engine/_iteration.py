@@ -110,17 +110,18 @@ async def _finish(
     state = env.state
     terminal = draft.verdict in ("complete", "terminate")
     if terminal:
+        completed = draft.verdict == "complete"
         header = attrs.evolve(
             state,
             revision=state.revision + 1,
-            status="completed" if draft.verdict == "complete" else "terminated",
+            status="completed" if completed else "terminated",
             no_progress_counter=draft.no_progress_counter,
             criterion_progress=env.criterion_progress,
             last_checkpoint_at=env.last_checkpoint_at,
             pending_proposal=None,
             updated_at=now,
             ended_at=now,
-            final_verdict=draft.verdict,
+            final_verdict="complete" if completed else "terminate",
             final_verdict_reason=draft.verdict_reason,
             paused_at=None,
         )
