@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 import json
 import math
+import sys
 import types
 from typing import Any
 
@@ -31,6 +32,7 @@ from missionkit._jsonsafe import (
     truncation_marker,
 )
 from missionkit.models import Budget, CriterionResult, Observation, Verdict
+from missionkit.validation._common import is_int
 
 
 class Color(enum.IntEnum):
@@ -557,3 +559,20 @@ class TestScalarCapsAndHugeInts:
         assert [{"_repr": "<unprintable>", "_type": "builtins.int"}] == json.loads(
             to_json([10**5000])
         )
+
+    @pytest.mark.parametrize("wrap", [lambda n: n, lambda n: {"m": [n]}, lambda n: (n,)])
+    def test_ints_follow_a_lowered_digit_limit(self, wrap: Any) -> None:
+        """
+        A host that lowers the interpreter's digit limit gets markers, not unencodable data.
+        """
+        number = 10**700  # 701 digits: renders by default, not under a 640-digit limit
+        assert number in json.loads(json.dumps(to_json_data([number])))
+        before = sys.get_int_max_str_digits()
+        sys.set_int_max_str_digits(640)
+        try:
+            safe = to_json_data(wrap(number))
+            text = json.dumps(safe)  # would raise ValueError on a raw int
+            assert not is_int(number)
+        finally:
+            sys.set_int_max_str_digits(before)
+        assert "builtins.int" in text and str(number)[:10] not in text

@@ -150,7 +150,7 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
         number = int.__index__(value)
         # CPython cannot render ints past 4300 digits as text, so JSON cannot
         # hold them: they become markers like any other unrepresentable value.
-        return number if -JSON_INT_LIMIT < number < JSON_INT_LIMIT else _opaque(value)
+        return number if renderable_int(number) else _opaque(value)
     if issubclass(cls, float):
         return float.__float__(value)
     if issubclass(cls, str):
@@ -202,9 +202,30 @@ def _convert(value: Any, depth: int, active: set[int]) -> Any:
         active.discard(id(value))
 
 
-#: Ints in (-JSON_INT_LIMIT, JSON_INT_LIMIT) have a JSON text form; CPython refuses to
-#: render ints past 4,300 digits, and 2**14000 stays safely below that.
+#: No int at or past 2**14000 (4,215 digits) is JSON data, whatever the interpreter's
+#: digit limit: CPython's default limit is 4,300 digits.
 JSON_INT_LIMIT = 1 << 14000
+#: Ints below 2**2000 (at most 603 digits) render under any digit limit (the least is 640).
+_ALWAYS_RENDERS = 1 << 2000
+
+
+def renderable_int(number: int) -> bool:
+    """
+    Whether the exact int *number* has a JSON text form in this interpreter.
+
+    Below `JSON_INT_LIMIT`, and within ``sys.get_int_max_str_digits()`` if the
+    host lowered it: an int that cannot be rendered would make every later
+    encoding (size caps, stores) fail.
+    """
+    if -_ALWAYS_RENDERS < number < _ALWAYS_RENDERS:
+        return True
+    if not -JSON_INT_LIMIT < number < JSON_INT_LIMIT:
+        return False
+    try:
+        int.__repr__(number)
+    except ValueError:
+        return False
+    return True
 
 
 class _NotPlain(Exception):
@@ -221,7 +242,7 @@ def _plain(value: Any, depth: int) -> Any:
     if cls is str or cls is float or cls is bool or value is None:
         return value
     if cls is int:
-        if -JSON_INT_LIMIT < value < JSON_INT_LIMIT:
+        if renderable_int(value):
             return value
         raise _NotPlain
     if depth > 32:
@@ -309,7 +330,7 @@ def strict_json_data(value: Any) -> Any:
         return value
     if cls is int:
         # Ints past CPython's text limit have no JSON form: render their marker.
-        return value if -JSON_INT_LIMIT < value < JSON_INT_LIMIT else to_json_data(value)
+        return value if renderable_int(value) else to_json_data(value)
     if isinstance(value, Mapping):
         return {_key(k): strict_json_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

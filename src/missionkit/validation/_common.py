@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
-from missionkit._jsonsafe import JSON_INT_LIMIT
+from missionkit._jsonsafe import renderable_int
 from missionkit.errors import MissionValidationError
 
 __all__ = [
@@ -30,7 +29,6 @@ __all__ = [
     "is_number",
     "is_str",
     "json_key",
-    "json_safe",
     "lookup",
     "pairs",
     "str_keyed",
@@ -145,7 +143,7 @@ def is_int(value: Any) -> bool:
     """
     if not isinstance(value, int) or isinstance(value, bool):
         return False
-    return -JSON_INT_LIMIT < int.__index__(value) < JSON_INT_LIMIT
+    return renderable_int(int.__index__(value))
 
 
 def exact_int(value: int) -> int:
@@ -215,33 +213,3 @@ def json_key(key: Any) -> str:
     if isinstance(rendered, dict) and len(rendered) == 1:
         return str.__str__(next(iter(rendered)))
     return "<unprintable>"  # pragma: no cover - to_json_data renders every key
-
-
-def _renderable(value: Any, min_bits: int) -> Any:
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        if min_bits and value.bit_length() > min_bits:
-            try:
-                int.__repr__(value)
-            except ValueError:
-                return {"_repr": "<unprintable>", "_type": "builtins.int"}
-        return value
-    if isinstance(value, dict):
-        return {k: _renderable(v, min_bits) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_renderable(v, min_bits) for v in value]
-    return value
-
-
-def json_safe(value: Any) -> Any:
-    """
-    `to_json_data` of *value*, with ints too long for JSON text replaced by repr markers.
-
-    Python refuses to render ints beyond ``sys.get_int_max_str_digits()`` digits,
-    so such an int would make every later ``json.dumps`` (size caps, stores) fail.
-    """
-    from missionkit._jsonsafe import to_json_data
-
-    # Ints of at most 3 bits per allowed digit always render; only longer ones are tried.
-    return _renderable(to_json_data(value), 3 * sys.get_int_max_str_digits())

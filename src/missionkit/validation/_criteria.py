@@ -8,6 +8,7 @@ import importlib
 import math
 from typing import Any
 
+from missionkit._jsonsafe import to_json_data
 from missionkit._models._criteria import declared_criterion_keys
 from missionkit.errors import PredicateRejected
 from missionkit.models import (
@@ -28,7 +29,6 @@ from missionkit.validation._common import (
     is_int,
     is_non_empty_str,
     is_number,
-    json_safe,
     lookup,
     pairs,
     str_keyed,
@@ -114,7 +114,7 @@ class _Entry:
     def extra(self, kind: str) -> dict[str, Any]:
         declared = declared_criterion_keys(kind)
         kept = {k: v for k, v in self.items if not (isinstance(k, str) and k in declared)}
-        converted = json_safe(kept)
+        converted = to_json_data(kept)
         return {k: v for k, v in converted.items() if not k.startswith("_") and k not in declared}
 
 

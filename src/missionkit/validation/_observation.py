@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from missionkit._jsonsafe import cap
+from missionkit._jsonsafe import cap, to_json_data
 from missionkit.models import HostToolCall, Limits, ObservationInput
 from missionkit.validation._common import (
     exact_int,
@@ -15,7 +15,6 @@ from missionkit.validation._common import (
     is_int,
     is_non_empty_str,
     json_key,
-    json_safe,
     lookup,
     pairs,
     str_keyed,
@@ -33,7 +32,7 @@ def _capped(value: Any, limit: int | None) -> Any:
     """
     JSON-safe copy of *value* under the size cap (no cap when *limit* is None).
     """
-    safe = json_safe(value)
+    safe = to_json_data(value)
     return safe if limit is None else cap(safe, limit)
 
 
@@ -61,7 +60,7 @@ def _json_dict(value: dict[Any, Any]) -> dict[str, Any]:
     """
     JSON-safe copy of dict *value*, read from its storage.
     """
-    converted: dict[str, Any] = json_safe(dict(pairs(value)))
+    converted: dict[str, Any] = to_json_data(dict(pairs(value)))
     return converted
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from missionkit._jsonsafe import to_json_data
 from missionkit.errors import ScriptRejected
 from missionkit.models import Strategy, ToolCall
 from missionkit.validation._common import (
@@ -14,7 +15,6 @@ from missionkit.validation._common import (
     exact_str,
     fail,
     is_non_empty_str,
-    json_safe,
     lookup,
     pairs,
     str_keyed,
@@ -48,7 +48,7 @@ def str_keyed_args(value: Any) -> dict[str, Any] | None:
     items = pairs(value)
     if not all(isinstance(k, str) for k, _ in items):
         return None
-    copy: dict[str, Any] = json_safe({exact_str(k): v for k, v in items})
+    copy: dict[str, Any] = to_json_data({exact_str(k): v for k, v in items})
     return copy
 
 
