@@ -27,7 +27,6 @@ from missionkit._engine.phases._evaluate import evaluate_criteria
 from missionkit._engine.phases._execute import execute as execute_phase
 from missionkit._engine.phases._observe import observe as observe_phase
 from missionkit._engine.phases._propose import propose as propose_phase
-from missionkit._jsonsafe import to_json_data
 from missionkit._models._trusted import trusted_evolver
 from missionkit._text import TEXT_LIMIT, exception_text
 from missionkit.audit import LifecycleEvent, VerdictEvent
@@ -292,10 +291,11 @@ async def _run(
 
 
 def _host_record(call: Any) -> tuple[ToolCallRecord, Any]:
-    value = to_json_data(call.result) if call.status == "ok" else None
+    # *call* comes from `uncapped_observation`: its args and result are fresh JSON data.
+    value = call.result if call.status == "ok" else None
     record = ToolCallRecord(
         call.tool_name,
-        to_json_data(call.args),
+        call.args,
         call.status,
         result_summary(value) if call.status == "ok" else None,
         call.duration_ms,

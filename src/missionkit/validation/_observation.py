@@ -28,11 +28,10 @@ _KEYS = ("metrics", "events", "tool_calls")
 _CALL_STATUSES = ("failed", "ok", "skipped_not_allowed")
 
 
-def _capped(value: Any, limit: int | None) -> Any:
+def _capped(safe: Any, limit: int | None) -> Any:
     """
-    JSON-safe copy of *value* under the size cap (no cap when *limit* is None).
+    JSON data *safe* under the size cap (no cap when *limit* is None).
     """
-    safe = to_json_data(value)
     return safe if limit is None else cap(safe, limit)
 
 
@@ -95,7 +94,7 @@ def _host_call(index: int, call: Any, limit: int | None) -> HostToolCall:
         tool_name=exact_str(tool_name),
         status=exact_str(status),  # type: ignore[arg-type]
         args=args,  # type: ignore[arg-type]
-        result=_capped(data.get("result"), limit),
+        result=_capped(to_json_data(data.get("result")), limit),
         error_message=None if error_message is None else exact_str(error_message),
         duration_ms=exact_int(duration_ms),
     )
