@@ -62,17 +62,14 @@ async def execute_script(env: IterationEnv, script: str) -> None:
         )
 
     async def call_tool(name: str, args: dict[str, Any]) -> Any:
-        if name not in allowed:
-            record = ToolCallRecord(name, to_json_data(args), "skipped_not_allowed", None, 0)
-            records.append(record)
-            values.append(None)
-            audit(record)
-            raise ScriptToolError("RuntimeError", f"tool_not_allowlisted: {name}")
-        remaining = env.remaining_seconds(core.clock()) if capped else None
+        # A refused call reads no clock: it has no time budget to share.
+        remaining = env.remaining_seconds(core.clock()) if capped and name in allowed else None
         record, value = await dispatch(core, in_loop, name, args, allowed, remaining)
         records.append(record)
         values.append(value)
         audit(record)
+        if record.status == "skipped_not_allowed":
+            raise ScriptToolError("RuntimeError", f"tool_not_allowlisted: {name}")
         if record.status != "ok":
             raise ScriptToolError(*_split_error(record.error_message))
         return cap(value, limit)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from missionkit._engine._dispatch import dispatch
 from missionkit._engine._env import IterationEnv
-from missionkit._engine._scripts import run_script
+from missionkit._engine._script_bridge import execute_script
 
 __all__ = ["execute"]
 
@@ -19,7 +19,7 @@ async def execute(env: IterationEnv, now: datetime) -> None:
     """
     strategy = env.draft.strategy
     if strategy.script is not None:
-        await run_script(env, strategy.script)
+        await execute_script(env, strategy.script)
         return
     allowlist = env.state.tool_allowlist
     records = []
