@@ -14,7 +14,7 @@ from missionkit._engine._phase import Draft
 from missionkit._engine._runtime import Runtime
 from missionkit.models import SessionState
 
-__all__ = ["IterationEnv", "remaining_seconds"]
+__all__ = ["IterationEnv", "remaining_iterations", "remaining_seconds"]
 
 
 class IterationEnv:
@@ -77,6 +77,14 @@ class IterationEnv:
         Active seconds left in the wall-clock budget, floored at 0; None if uncapped.
         """
         return remaining_seconds(self.state, now)
+
+
+def remaining_iterations(state: SessionState, index: int) -> int | None:
+    """
+    Iterations left from iteration *index* on (this one included); None if uncapped.
+    """
+    cap = state.budget.max_iterations
+    return None if cap == -1 else cap - index
 
 
 def remaining_seconds(state: SessionState, now: datetime) -> float | None:

@@ -52,6 +52,17 @@ def last_evaluation(iterations: Sequence[Iteration]) -> tuple[CriterionResult, .
     return None
 
 
+def criteria_status(
+    state: SessionState, iterations: Sequence[Iteration]
+) -> dict[str, CriterionResult | None]:
+    """
+    Each declared criterion's latest evaluated result (None if never evaluated), by id.
+    """
+    evaluation = last_evaluation(iterations) or ()
+    by_id = {r.criterion_id: r for r in evaluation}
+    return {c.criterion_id: by_id.get(c.criterion_id) for c in state.criteria}
+
+
 def _directive_preview(text: str) -> str:
     return text if len(text) <= 240 else text[:237] + "..."
 

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from missionkit._engine._core import MissionCore
-from missionkit._engine._env import IterationEnv, remaining_seconds
-from missionkit._engine._report import last_evaluation
+from missionkit._engine._env import IterationEnv, remaining_iterations, remaining_seconds
+from missionkit._engine._report import criteria_status
 from missionkit._engine._runtime import Runtime
 from missionkit._jsonsafe import cap
 from missionkit.audit import SamplingEvent
@@ -24,7 +24,7 @@ from missionkit.sampling._consult import (
     consult_final_lessons,
     consult_strategy_revision,
 )
-from missionkit.sampling._prompt import ToolInfo, build_prompt
+from missionkit.sampling._prompt import Purpose, SamplingPrompt, ToolInfo, build_prompt
 
 __all__ = ["consult_lessons", "consult_strategy"]
 
@@ -37,10 +37,32 @@ def _tools(core: MissionCore, state: SessionState) -> list[ToolInfo]:
     return out
 
 
-def _remaining(state: SessionState, now: datetime, index: int) -> tuple[int | None, float | None]:
-    cap_iterations = state.budget.max_iterations
-    remaining_iterations = None if cap_iterations == -1 else cap_iterations - index
-    return remaining_iterations, remaining_seconds(state, now)
+def _prompt(
+    core: MissionCore,
+    state: SessionState,
+    purpose: Purpose,
+    iterations: Sequence[Iteration],
+    now: datetime,
+    index: int,
+) -> tuple[SamplingPrompt, float | None]:
+    """
+    The prompt for a consultation about iteration *index*, and the active seconds left.
+    """
+    left = remaining_iterations(state, index)
+    seconds_left = remaining_seconds(state, now)
+    prompt = build_prompt(
+        purpose,
+        directive=state.directive_text,
+        criteria=state.criteria,
+        criteria_status=criteria_status(state, iterations),
+        tools=_tools(core, state),
+        remaining_iterations=left,
+        remaining_wall_clock_seconds=seconds_left,
+        is_last_iteration=left == 1,
+        allow_scripts=state.allow_scripted_strategies,
+        iterations=iterations,
+    )
+    return prompt, seconds_left
 
 
 def _emit(
@@ -59,12 +81,6 @@ def _emit(
     )
 
 
-def _status_map(state: SessionState, iterations: Sequence[Iteration]) -> dict[str, Any]:
-    evaluation = last_evaluation(iterations) or ()
-    by_id = {r.criterion_id: r for r in evaluation}
-    return {c.criterion_id: by_id.get(c.criterion_id) for c in state.criteria}
-
-
 async def consult_strategy(env: IterationEnv, now: datetime) -> Strategy | None:
     """
     One ``strategy_revision`` consultation; the draft records its outcome.
@@ -74,19 +90,7 @@ async def consult_strategy(env: IterationEnv, now: datetime) -> Strategy | None:
     draft = env.draft
     index = draft.iteration_index
     stored = IterationsView(env.cache.iterations)
-    remaining_iterations, seconds_left = _remaining(state, now, index)
-    prompt = build_prompt(
-        "strategy_revision",
-        directive=state.directive_text,
-        criteria=state.criteria,
-        criteria_status=_status_map(state, stored),
-        tools=_tools(core, state),
-        remaining_iterations=remaining_iterations,
-        remaining_wall_clock_seconds=seconds_left,
-        is_last_iteration=remaining_iterations == 1,
-        allow_scripts=state.allow_scripted_strategies,
-        iterations=stored,
-    )
+    prompt, seconds_left = _prompt(core, state, "strategy_revision", stored, now, index)
     known = {name: tool.input_schema for name, tool in core.tools.items()}
     result = await env.rt.wait(
         consult_strategy_revision(
@@ -120,19 +124,7 @@ async def consult_lessons(
     """
     One ``final_lessons`` consultation at a terminal transition; None keeps the templates.
     """
-    remaining_iterations, seconds_left = _remaining(state, now, len(iterations))
-    prompt = build_prompt(
-        "final_lessons",
-        directive=state.directive_text,
-        criteria=state.criteria,
-        criteria_status=_status_map(state, iterations),
-        tools=_tools(core, state),
-        remaining_iterations=remaining_iterations,
-        remaining_wall_clock_seconds=seconds_left,
-        is_last_iteration=remaining_iterations == 1,
-        allow_scripts=state.allow_scripted_strategies,
-        iterations=iterations,
-    )
+    prompt, _ = _prompt(core, state, "final_lessons", iterations, now, len(iterations))
     # Only the sampler's own timeout bounds this call. The remaining active time
     # bounds the work of an iteration (SPEC §8.4, §6.12); a final-lessons call
     # comes after that work, and at a deadline transition (which §8.3 lists as a

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from missionkit._engine._env import IterationEnv
-from missionkit._engine._report import last_evaluation
+from missionkit._engine._env import IterationEnv, remaining_iterations
+from missionkit._engine._report import criteria_status
 from missionkit._engine._sampling import revise_strategy
 from missionkit.proposers import ProposalContext
 from missionkit.proposers._context import IterationsView
@@ -25,17 +25,14 @@ def build_context(env: IterationEnv, candidates: tuple[str, ...], now: datetime)
     index = env.draft.iteration_index
     latest = iterations[-1] if iterations else None
     last_verdict = latest.verdict_obj if latest is not None else None
-    evaluation = last_evaluation(iterations)
-    by_id = {r.criterion_id: r for r in evaluation} if evaluation is not None else {}
-    cap = state.budget.max_iterations
-    remaining = None if cap == -1 else cap - index
+    remaining = remaining_iterations(state, index)
     tools = env.core.tools
     return ProposalContext(
         session_id=state.session_id,
         iteration_index=index,
         directive=state.directive_text,
         criteria=state.criteria,
-        criteria_status={c.criterion_id: by_id.get(c.criterion_id) for c in state.criteria},
+        criteria_status=criteria_status(state, iterations),
         iterations=IterationsView(iterations),
         last_verdict=last_verdict,
         adjust_requested=last_verdict is not None and last_verdict.label == "adjust",
