@@ -179,10 +179,7 @@ class _Child:
         _set_limits(start.get("memory_bytes"), start.get("cpu_seconds"))
         try:
             code = compile_script(script, allowlist)
-        except ScriptRejected as exc:
-            self.send({"type": "error", "error_message": exception_text(exc, TEXT_LIMIT)})
-            return 0
-        except (SyntaxError, ValueError, RecursionError) as exc:
+        except (ScriptRejected, SyntaxError, ValueError, RecursionError) as exc:
             self.send({"type": "error", "error_message": exception_text(exc, TEXT_LIMIT)})
             return 0
         state = ScriptState(allowlist, max_calls, self.observe, self.event)
