@@ -140,10 +140,7 @@ async def run_phase(
         result = await body(*args, started)
     except Exception as exc:
         raise _failed(core, session_id, draft, phase, started, exc) from exc
-    ended = core.clock()
-    draft.phases.append(_new_phase_record(phase, "succeeded", started, ended, None))
-    if core.sinks:  # hot path: without sinks, do not even pack the event's fields
-        _emit_phase(core, session_id, draft.iteration_index, phase, "succeeded", started, ended)
+    _succeeded(core, session_id, draft, phase, started)
     return result
 
 
@@ -163,9 +160,15 @@ def run_sync_phase(
         body(env, started)
     except Exception as exc:
         raise _failed(core, session_id, draft, phase, started, exc) from exc
+    _succeeded(core, session_id, draft, phase, started)
+
+
+def _succeeded(
+    core: MissionCore, session_id: str, draft: Draft, phase: str, started: datetime
+) -> None:
     ended = core.clock()
     draft.phases.append(_new_phase_record(phase, "succeeded", started, ended, None))
-    if core.sinks:
+    if core.sinks:  # hot path: without sinks, do not even pack the event's fields
         _emit_phase(core, session_id, draft.iteration_index, phase, "succeeded", started, ended)
 
 
