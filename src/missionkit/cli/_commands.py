@@ -21,6 +21,7 @@ from missionkit.cli import _output as out
 from missionkit.cli._spec import Spec, import_object, import_root, read_spec, resolve_plugins
 from missionkit.errors import MissionkitError, MissionValidationError
 from missionkit.models import FinalReport, Iteration, SessionState, SessionSummary
+from missionkit.store._listing import summary_of
 
 __all__ = [
     "DEFAULT_AUDIT",
@@ -115,15 +116,7 @@ class CliContext:
 
 
 def _summary(state: SessionState) -> SessionSummary:
-    return SessionSummary(
-        session_id=state.session_id,
-        status=state.status,
-        created_at=state.created_at,
-        updated_at=state.updated_at,
-        iteration_count=len(state.iterations),
-        final_verdict=state.final_verdict,
-        final_verdict_reason=state.final_verdict_reason,
-    )
+    return summary_of(state, len(state.iterations))
 
 
 def _exit_code(status: str) -> int:

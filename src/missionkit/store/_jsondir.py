@@ -41,7 +41,7 @@ from missionkit.store._json import (
     dumps,
     parse,
 )
-from missionkit.store._listing import arrange, check_listing_args, unreadable_summary
+from missionkit.store._listing import arrange, check_listing_args, summary_of, unreadable_summary
 
 __all__ = ["JsonDirStore"]
 
@@ -374,15 +374,7 @@ class JsonDirStore:
         if found is None:
             return None
         header, count = found
-        return SessionSummary(
-            session_id=session_id,
-            status=header.status,
-            created_at=header.created_at,
-            updated_at=header.updated_at,
-            iteration_count=count,
-            final_verdict=header.final_verdict,
-            final_verdict_reason=header.final_verdict_reason,
-        )
+        return summary_of(header, count)
 
     def close(self) -> None:
         """

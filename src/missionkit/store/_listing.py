@@ -26,9 +26,16 @@ from missionkit.errors import (
     StoreError,
     UnsupportedSchemaVersion,
 )
-from missionkit.models import SessionSummary
+from missionkit.models import SessionState, SessionSummary
 
-__all__ = ["ORDER_KEYS", "UNREADABLE", "arrange", "check_listing_args", "unreadable_summary"]
+__all__ = [
+    "ORDER_KEYS",
+    "UNREADABLE",
+    "arrange",
+    "check_listing_args",
+    "summary_of",
+    "unreadable_summary",
+]
 
 UNREADABLE = "unreadable"
 ORDER_KEYS = ("created_at", "updated_at", "session_id")
@@ -100,6 +107,21 @@ def _by_id(summary: SessionSummary) -> str:
 
 def _order_value(summary: SessionSummary, order_by: str) -> Any:
     return getattr(summary, order_by)
+
+
+def summary_of(header: SessionState, iteration_count: int) -> SessionSummary:
+    """
+    The summary of a readable session: its header's listing fields and its iteration count.
+    """
+    return SessionSummary(
+        session_id=header.session_id,
+        status=header.status,
+        created_at=header.created_at,
+        updated_at=header.updated_at,
+        iteration_count=iteration_count,
+        final_verdict=header.final_verdict,
+        final_verdict_reason=header.final_verdict_reason,
+    )
 
 
 def unreadable_summary(session_id: str, error: Exception) -> SessionSummary:

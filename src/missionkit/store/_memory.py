@@ -13,7 +13,7 @@ from missionkit.errors import ConcurrentUpdate, SessionNotFound
 from missionkit.models import FinalReport, Iteration, SessionState, SessionSummary
 from missionkit.store._checks import check_append, check_new_session, check_revisions, check_start
 from missionkit.store._ids import check_session_id
-from missionkit.store._listing import arrange, check_listing_args
+from missionkit.store._listing import arrange, check_listing_args, summary_of
 
 __all__ = ["MemoryStore"]
 
@@ -154,18 +154,7 @@ class MemoryStore:
         check_listing_args(status, order_by, descending, limit, offset)
         with self._lock:
             rows = [(h, len(self._iterations[sid])) for sid, h in self._headers.items()]
-        summaries = [
-            SessionSummary(
-                session_id=h.session_id,
-                status=h.status,
-                created_at=h.created_at,
-                updated_at=h.updated_at,
-                iteration_count=count,
-                final_verdict=h.final_verdict,
-                final_verdict_reason=h.final_verdict_reason,
-            )
-            for h, count in rows
-        ]
+        summaries = [summary_of(h, count) for h, count in rows]
         return arrange(
             summaries,
             status=status,
