@@ -18,8 +18,14 @@ from missionkit._jsonsafe import to_json
 from missionkit._mission import Mission
 from missionkit._session import Session
 from missionkit.cli import _output as out
-from missionkit.cli._spec import Spec, import_object, import_root, read_spec, resolve_plugins
-from missionkit.errors import MissionkitError, MissionValidationError
+from missionkit.cli._spec import (
+    Spec,
+    import_callable,
+    import_root,
+    read_spec,
+    resolve_plugins,
+)
+from missionkit.errors import MissionkitError
 from missionkit.models import FinalReport, Iteration, SessionState, SessionSummary
 from missionkit.store._listing import summary_of
 
@@ -460,11 +466,7 @@ def cmd_scaffold(ctx: CliContext, args: argparse.Namespace) -> int:
     criteria: list[dict[str, Any]] | None = None
     if args.sampler is not None:
         with import_root(Path.cwd()):
-            sampler = import_object(args.sampler, "sampler")
-        if not callable(sampler):
-            raise MissionValidationError(
-                details={"field": "sampler", "subfield": args.sampler, "reason": "not_callable"}
-            )
+            sampler = import_callable(args.sampler, "sampler")
         try:
             criteria = scaffold.scaffold_criteria_sampled(
                 args.directive,

@@ -23,6 +23,7 @@ __all__ = [
     "START_KEYS",
     "Plugins",
     "Spec",
+    "import_callable",
     "import_object",
     "import_root",
     "read_spec",
@@ -156,7 +157,14 @@ def import_object(path: str, field: str) -> Any:
     return obj
 
 
-def _callable(path: Any, field: str, *, tool: bool = False) -> Any:
+def import_callable(path: Any, field: str, *, tool: bool = False) -> Any:
+    """
+    Import a plugin callable (a `Tool` too when *tool*); refuse anything else.
+
+    Raises:
+        MissionValidationError: ``import_failed``/``not_callable`` with ``subfield``
+            the path, or ``invalid_value`` when *path* is not a str.
+    """
     if not isinstance(path, str):
         raise MissionValidationError(details={"field": field, "reason": "invalid_value"})
     obj = import_object(path, field)
@@ -189,7 +197,7 @@ def resolve_plugins(spec: Spec) -> Plugins:
                 raise MissionValidationError(
                     details={"field": "tools", "index": index, "reason": "invalid_value"}
                 )
-            tools.append(_callable(entry, "tools", tool=True))
+            tools.append(import_callable(entry, "tools", tool=True))
     elif isinstance(raw_tools, dict):
         tools = {}
         for name, entry in raw_tools.items():
@@ -197,7 +205,7 @@ def resolve_plugins(spec: Spec) -> Plugins:
                 raise MissionValidationError(
                     details={"field": "tools", "tool_name": str(name), "reason": "invalid_value"}
                 )
-            tools[str(name)] = _callable(entry, "tools", tool=True)
+            tools[str(name)] = import_callable(entry, "tools", tool=True)
     else:
         raise MissionValidationError(details={"field": "tools", "reason": "invalid_value"})
     proposer = spec.plugins.get("proposer")
@@ -205,6 +213,6 @@ def resolve_plugins(spec: Spec) -> Plugins:
     return Plugins(
         tools=tools,
         tool_timeout=spec.plugins.get("tool_timeout"),
-        proposer=None if proposer is None else _callable(proposer, "proposer"),
-        sampler=None if sampler is None else _callable(sampler, "sampler"),
+        proposer=None if proposer is None else import_callable(proposer, "proposer"),
+        sampler=None if sampler is None else import_callable(sampler, "sampler"),
     )
