@@ -5,7 +5,6 @@ An in-process script runner for tests (SPEC §9.4, ``missionkit.testing``).
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
@@ -19,6 +18,7 @@ from ._sandbox import (
     Finished,
     Reply,
     ScriptState,
+    check_runner_limits,
     compile_script,
     event_row,
     finite_or_none,
@@ -56,14 +56,7 @@ class InlineScriptRunner:
     __slots__ = ("_max_calls", "_wall_seconds")
 
     def __init__(self, wall_seconds: float = 30.0, max_calls: int = 256) -> None:
-        if isinstance(wall_seconds, bool) or not isinstance(wall_seconds, int | float):
-            raise TypeError("wall_seconds must be a number")
-        if not (0 < wall_seconds < math.inf):
-            raise ValueError("wall_seconds must be positive and finite")
-        if type(max_calls) is not int:
-            raise TypeError("max_calls must be an int")
-        if max_calls < 0:
-            raise ValueError("max_calls must not be negative")
+        check_runner_limits(wall_seconds, max_calls)
         self._wall_seconds = float(wall_seconds)
         self._max_calls = max_calls
 

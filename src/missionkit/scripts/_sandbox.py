@@ -33,6 +33,7 @@ __all__ = [
     "Finished",
     "Reply",
     "ScriptState",
+    "check_runner_limits",
     "compile_script",
     "event_row",
     "finite_or_none",
@@ -279,6 +280,24 @@ class ScriptState:
                 coro.close()
             except Exception:
                 pass
+
+
+def check_runner_limits(wall_seconds: Any, max_calls: Any) -> None:
+    """
+    The checks every runner applies to its wall-time and tool-call limits.
+
+    Raises:
+        TypeError: *wall_seconds* is not a number or *max_calls* not an int.
+        ValueError: *wall_seconds* is not positive and finite, or *max_calls* is negative.
+    """
+    if isinstance(wall_seconds, bool) or not isinstance(wall_seconds, int | float):
+        raise TypeError("wall_seconds must be a number")
+    if not (0 < wall_seconds < math.inf):
+        raise ValueError("wall_seconds must be positive and finite")
+    if type(max_calls) is not int:
+        raise TypeError("max_calls must be an int")
+    if max_calls < 0:
+        raise ValueError("max_calls must not be negative")
 
 
 def finite_or_none(value: float | None) -> float | None:

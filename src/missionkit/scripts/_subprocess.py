@@ -23,7 +23,7 @@ from missionkit._jsonsafe import to_json_data
 from missionkit._text import TEXT_LIMIT
 
 from ._protocol import ScriptOutcome, ScriptToolError
-from ._sandbox import event_row, finite_or_none
+from ._sandbox import check_runner_limits, event_row, finite_or_none
 from ._validate import validate_script
 from ._wire import MAX_MESSAGE_BYTES, ProtocolError, decode, encode
 
@@ -325,18 +325,11 @@ class SubprocessScriptRunner:
         max_calls: int = 256,
         python: str = sys.executable,
     ) -> None:
-        if isinstance(wall_seconds, bool) or not isinstance(wall_seconds, int | float):
-            raise TypeError("wall_seconds must be a number")
-        if not (0 < wall_seconds < math.inf):
-            raise ValueError("wall_seconds must be positive and finite")
+        check_runner_limits(wall_seconds, max_calls)
         if type(memory_bytes) is not int:
             raise TypeError("memory_bytes must be an int")
         if memory_bytes <= 0:
             raise ValueError("memory_bytes must be positive")
-        if type(max_calls) is not int:
-            raise TypeError("max_calls must be an int")
-        if max_calls < 0:
-            raise ValueError("max_calls must not be negative")
         if not isinstance(python, str | os.PathLike) or not str(python):
             raise TypeError("python must be a path to an interpreter")
         self._settings = (float(wall_seconds), memory_bytes, max_calls, os.fspath(python))
