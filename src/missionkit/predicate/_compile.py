@@ -23,6 +23,7 @@ from missionkit.predicate._guards import (
     GUARDED_CALL_UNITS,
     digit_runs_exceed,
     make_guards,
+    percent_format_exceeds,
 )
 from missionkit.predicate._limits import PredicateLimits
 from missionkit.predicate._parse import ALLOWED_CALLABLES, parse_predicate
@@ -239,6 +240,14 @@ class _Rewriter:
         if isinstance(op, ast.Mod):
             if _is_number(original_left):
                 return node
+            if (
+                isinstance(original_left, ast.Constant)
+                and isinstance(original_left.value, str)
+                and not percent_format_exceeds(original_left.value, self._limits.max_format_width)
+            ):
+                # A literal format is checked and counted here, once, not per evaluation.
+                uses = ast.Constant(value=max(1, original_left.value.count("%(")))
+                return self._call("__modc", [left, right, uses], node)
             return self._call("__mod", [left, right], node)
         if isinstance(op, ast.Add):
             if _is_number(original_left) or _is_number(original_right):
@@ -422,7 +431,9 @@ def _body_units(tree: ast.AST) -> int:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             name = node.func.id
-            if name == "__mod":
+            if name == "__modc":
+                units += FORMAT_CALL_UNITS
+            elif name == "__mod":
                 # Only a literal format string makes ``%`` a formatting call; on
                 # numbers it is a plain remainder.
                 left = node.args[1] if len(node.args) > 1 else None

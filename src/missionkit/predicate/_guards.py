@@ -42,6 +42,7 @@ GUARD_NAMES: Final = (
     "__mul",
     "__lshift",
     "__mod",
+    "__modc",
     "__add",
     "__slice",
     "__contains",
@@ -280,6 +281,11 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
             charge(m, len(a) + uses * size(m, b))
         return a % b
 
+    def g_modc(m: Meter, a: str, b: Any, uses: int) -> Any:
+        # `g_mod` for a literal format string, checked and counted at compile time.
+        charge(m, len(a) + (uses if isinstance(b, dict) else 1) * size(m, b))
+        return a % b
+
     def g_add(m: Meter, a: Any, b: Any) -> Any:
         kind = type(a)
         if (kind is str or kind is list or kind is tuple) and type(b) is kind:
@@ -428,6 +434,7 @@ def make_guards(limits: PredicateLimits) -> dict[str, Callable[..., Any]]:
         "__mul": g_mul,
         "__lshift": g_lshift,
         "__mod": g_mod,
+        "__modc": g_modc,
         "__add": g_add,
         "__slice": g_slice,
         "__contains": g_contains,
