@@ -273,11 +273,14 @@ _DECLARED_KEYS: dict[str, frozenset[str]] = {
 COMMON_CRITERION_KEYS = frozenset({"criterion_id", "kind", "required", "description"})
 
 
+_ALL_DECLARED = {kind: COMMON_CRITERION_KEYS | keys for kind, keys in _DECLARED_KEYS.items()}
+
+
 def declared_criterion_keys(kind: str) -> frozenset[str]:
     """
     Keys a criterion of *kind* declares (everything else goes to ``extra``).
     """
-    return COMMON_CRITERION_KEYS | _DECLARED_KEYS[kind]
+    return _ALL_DECLARED[kind]
 
 
 def _criterion_from_input(data: Any) -> Criterion:
@@ -294,9 +297,8 @@ def criterion_from_record(data: Any, path: str) -> Criterion:
     cid = o.str_("criterion_id")
     required = o.bool_("required")
     description = o.str_("description", optional=True)
-    extra = {
-        k: v for k, v in data.items() if k not in declared_criterion_keys(kind) and k[:1] != "_"
-    }
+    declared = declared_criterion_keys(kind)
+    extra = {k: v for k, v in data.items() if k not in declared and k[:1] != "_"}
     common: dict[str, Any] = {
         "criterion_id": cid,
         "required": required,
