@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
+from missionkit._engine._core import MissionCore
 from missionkit._engine._env import IterationEnv
+from missionkit._engine._runtime import Runtime
 from missionkit.audit import SamplingEvent
-from missionkit.models import Strategy
+from missionkit.models import Iteration, SessionState, Strategy
 
 __all__ = ["final_lessons", "revise_strategy"]
 
@@ -40,10 +41,10 @@ async def revise_strategy(env: IterationEnv, now: datetime) -> Strategy | None:
 
 
 async def final_lessons(
-    core: Any,
-    rt: Any,
-    state: Any,
-    iterations: Sequence[Any],
+    core: MissionCore,
+    rt: Runtime,
+    state: SessionState,
+    iterations: Sequence[Iteration],
     now: datetime,
 ) -> tuple[str, list[str]] | None:
     """
