@@ -13,6 +13,7 @@ import missionkit as mk
 from missionkit.audit import AuditEvent
 from missionkit.errors import ConcurrentUpdate
 from missionkit.models import FinalReport, Iteration, SessionState
+from missionkit.proposers import ProposalContext
 from missionkit.store import MemoryStore
 from missionkit.testing import FakeClock
 
@@ -270,3 +271,30 @@ class SwitchProposer:
         if self.armed:
             raise ZeroDivisionError("division by zero")
         return None
+
+
+def proposal_context(**fields: Any) -> ProposalContext:
+    """
+    A `ProposalContext` of an empty session, with *fields* replaced.
+    """
+    defaults: dict[str, Any] = {
+        "session_id": "mission-x",
+        "iteration_index": 0,
+        "directive": "d",
+        "criteria": (),
+        "criteria_status": {},
+        "iterations": (),
+        "last_verdict": None,
+        "adjust_requested": False,
+        "revision_rationale": None,
+        "tool_allowlist": (),
+        "candidate_tools": (),
+        "tool_descriptions": {},
+        "allow_scripts": False,
+        "remaining_iterations": None,
+        "remaining_seconds": None,
+        "is_last_iteration": False,
+        "no_progress_counter": 0,
+        "stagnation_threshold": 3,
+    }
+    return ProposalContext(**(defaults | fields))

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import missionkit as mk
+from fakes import proposal_context
 from missionkit.audit import MemorySink
 from missionkit.proposers import ProposalContext, default_proposer
 from missionkit.store import MemoryStore
@@ -1104,26 +1105,7 @@ class TestDefaultProposer:
 
     def test_empty_candidates_raise(self) -> None:
         """§7.3: default_proposer with no candidate tools raises ProposeNoToolAvailable."""
-        ctx = ProposalContext(
-            session_id=SID,
-            iteration_index=0,
-            directive="d",
-            criteria=(),
-            criteria_status={},
-            iterations=(),
-            last_verdict=None,
-            adjust_requested=False,
-            revision_rationale=None,
-            tool_allowlist=("ext",),
-            candidate_tools=(),
-            tool_descriptions={},
-            allow_scripts=False,
-            remaining_iterations=None,
-            remaining_seconds=None,
-            is_last_iteration=False,
-            no_progress_counter=0,
-            stagnation_threshold=3,
-        )
+        ctx = proposal_context(session_id=SID, tool_allowlist=("ext",))
 
         with pytest.raises(mk.ProposeNoToolAvailable) as info:
             default_proposer(ctx)

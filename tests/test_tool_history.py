@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fakes import proposal_context
 from missionkit.models import Iteration, Strategy, ToolCall, ToolCallRecord
-from missionkit.proposers import ProposalContext, default_proposer
+from missionkit.proposers import default_proposer
 from missionkit.proposers._default import ToolHistory, propose_default
 
 NAMES = ("a", "b", "c", "d")
@@ -138,25 +139,12 @@ def test_proposals_follow_the_rule_table(
     (a context) both answer what §7.3's rules give on a full scan.
     """
     allowlist = data.draw(st.permutations(sorted({*tools, *NAMES})))
-    ctx = ProposalContext(
-        session_id="mission-x",
+    ctx = proposal_context(
         iteration_index=index,
-        directive="d",
-        criteria=(),
-        criteria_status={},
         iterations=iterations,
-        last_verdict=None,
         adjust_requested=adjust,
-        revision_rationale=None,
         tool_allowlist=tuple(allowlist),
         candidate_tools=tuple(tools),
-        tool_descriptions={},
-        allow_scripts=False,
-        remaining_iterations=None,
-        remaining_seconds=None,
-        is_last_iteration=False,
-        no_progress_counter=0,
-        stagnation_threshold=3,
     )
     history = ToolHistory()
     for iteration in iterations:
