@@ -34,8 +34,9 @@ LAMBDAS: list[Callable[[Any], Any]] = [
     lambda obs: len(obs["tool_results"]) >= 5,
     lambda obs: any(r.get("score", 0) > 0.9 for r in obs["tool_results"]),
     lambda obs: all(k in obs["metrics"] for k in ["a", "b"]),
-    lambda obs: sum(r["score"] for r in obs["tool_results"]) / max(1, len(obs["tool_results"]))
-    > 0.5,
+    lambda obs: (
+        sum(r["score"] for r in obs["tool_results"]) / max(1, len(obs["tool_results"])) > 0.5
+    ),
 ]
 
 
@@ -44,9 +45,7 @@ def make_obs() -> dict[str, Any]:
     Build the benchmark observation of SPEC §5.9.
     """
     return {
-        "tool_results": [
-            {"_status": "ok", "tool_name": "t", "score": k / 50} for k in range(50)
-        ],
+        "tool_results": [{"_status": "ok", "tool_name": "t", "score": k / 50} for k in range(50)],
         "metrics": {"val_loss": 0.2, "a": 1, "b": 2},
     }
 

@@ -143,8 +143,15 @@ class TestThresholdEvaluator:
         A finite float on a top-level metric, judged in-line by a step, gives §6.6.3's answer.
         """
         metrics = {**others, key: value}
-        spec = {"criterion_id": "c", "kind": "metric_threshold", "required": True,
-                "metric": f"metrics.{key}", "op": op, "target": target, "on_non_finite": policy}
+        spec = {
+            "criterion_id": "c",
+            "kind": "metric_threshold",
+            "required": True,
+            "metric": f"metrics.{key}",
+            "op": op,
+            "target": target,
+            "on_non_finite": policy,
+        }
         mission = mk.Mission(tools={"t": lambda: {"metrics": metrics}}, clock=FakeClock())
         budget = {"max_iterations": 5, "max_wall_clock_seconds": -1}
         session = mission.start(

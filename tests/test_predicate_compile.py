@@ -73,7 +73,7 @@ class TestEvaluation:
             "sum(obs['xs'][0]) + sum(x for x in obs['xs'][0])",
             "obs['s'][::-1] + obs['s'] * 2",
             "'%s-%05.1f' % (obs['s'], 2.5)",
-            "f'{obs[\"xs\"]!r:>{obs[\"metrics\"][\"n\"]}}'",
+            'f\'{obs["xs"]!r:>{obs["metrics"]["n"]}}\'',
             "[*obs['xs'], *obs['s']]",
             "int('12') + float(' 1.5 ') + abs(-2) + bool(obs)",
             "obs['s'].strip('a').startswith('b') and obs['s'].endswith('c')",

@@ -568,10 +568,7 @@ class TestChildStartup:
 
         from missionkit.scripts._subprocess import _PRELUDE, _package_parent
 
-        probe = (
-            "import missionkit.scripts._child, json\n"
-            "print(json.dumps(sorted(sys.modules)))\n"
-        )
+        probe = "import missionkit.scripts._child, json\nprint(json.dumps(sorted(sys.modules)))\n"
         done = subprocess.run(
             [sys.executable, "-I", "-c", _PRELUDE + probe, _package_parent()],
             capture_output=True,

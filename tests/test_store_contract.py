@@ -2,7 +2,6 @@
 The SessionStore contract (SPEC §11), run against every store.
 """
 
-
 from __future__ import annotations
 
 import math

@@ -2,7 +2,6 @@
 Corrupt records, unsupported versions and failing writes in the durable stores (SPEC §11.7).
 """
 
-
 from __future__ import annotations
 
 import errno

@@ -2,7 +2,6 @@
 Crash safety and multi-process compare-and-swap of the durable stores.
 """
 
-
 from __future__ import annotations
 
 import os

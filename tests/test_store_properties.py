@@ -2,7 +2,6 @@
 Property tests: durable stores behave like MemoryStore, and ids never escape the root.
 """
 
-
 from __future__ import annotations
 
 import tempfile

@@ -38,6 +38,7 @@ from missionkit._engine._env import IterationEnv
 from missionkit._engine._iteration import _fail, _finish, _running_header
 from missionkit._engine._observation import ObservationBuilder
 from missionkit._engine._phase import Draft, _failed, _new_iteration, _new_phase_record
+from missionkit._engine._progress import ProgressUpdate
 from missionkit._engine._ref import SessionRef
 from missionkit._engine._runtime import _NOT_AWAITABLE, SyncRuntime, _drive
 from missionkit._engine.phases._decide import settle_verdict
@@ -52,8 +53,13 @@ __all__ = ["fast_step"]
 def plain_criteria(criteria: Sequence[Any]) -> bool:
     """
     Whether every criterion is a ``metric_threshold`` (pure, never raises, reads no view).
+
+    And one at least is required: with none required, the first evaluation
+    completes the session anyway, and `_steady` may rely on an unmet one.
     """
-    return all(type(c) is MetricThresholdCriterion for c in criteria)
+    return all(type(c) is MetricThresholdCriterion for c in criteria) and any(
+        c.required for c in criteria
+    )
 
 
 def plain_tools(core: MissionCore, names: Sequence[str]) -> bool:
@@ -139,17 +145,22 @@ def _steady(
     stored: Sequence[Iteration],
     index: int,
     results: Sequence[Any],
+    update: ProgressUpdate,
     observation: Any,
-    counter: int,
 ) -> bool:
     """
     Whether the cascade (SPEC §6.7) can only answer ``continue``/``in_progress``.
 
     A sufficient condition, checked cheaply; when it fails the general cascade decides.
     """
-    all_met, non_finite = _scan(zip(state.criteria, results, strict=True))
-    if all_met or non_finite:
-        return False
+    # A quiet evaluation met nothing (and `plain_criteria` requires one
+    # required criterion) and saw only finite floats: no completion, no
+    # non-finite value to scan for.
+    if not update.quiet:
+        all_met, non_finite = _scan(zip(state.criteria, results, strict=True))
+        if all_met or non_finite:
+            return False
+    counter = update.counter
     limit = state.budget.max_iterations
     if limit != -1 and index + 1 >= limit:
         return False
@@ -229,7 +240,7 @@ def _iterate(
     env = None
     try:
         now = clock()
-        if not _steady(state, stored, index, results, observation, counter):
+        if not _steady(state, stored, index, results, update, observation):
             env = _draft_env(base, (phases, strategy, tool_calls, observation))
             draft = env.draft
             draft.criteria_evaluation = results

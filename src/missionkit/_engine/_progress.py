@@ -35,16 +35,25 @@ def distance(op: str, value: float, target: float) -> float | None:
 class ProgressUpdate:
     """
     Result of one evaluated iteration's progress assessment.
+
+    ``quiet`` is True only when every criterion was judged on a finite float,
+    none was met and no best value moved: the decide phase can then skip
+    scanning the results for completion and non-finite values.
     """
 
-    __slots__ = ("counter", "criterion_progress", "progress")
+    __slots__ = ("counter", "criterion_progress", "progress", "quiet")
 
     def __init__(
-        self, progress: bool, counter: int, criterion_progress: dict[str, CriterionProgress]
+        self,
+        progress: bool,
+        counter: int,
+        criterion_progress: dict[str, CriterionProgress],
+        quiet: bool = False,
     ) -> None:
         self.progress = progress
         self.counter = counter
         self.criterion_progress = criterion_progress
+        self.quiet = quiet
 
 
 def _improves(criterion: MetricThresholdCriterion, value: float, best: float) -> bool:

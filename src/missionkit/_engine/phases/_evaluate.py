@@ -57,36 +57,56 @@ def evaluate_now(
     """
     Evaluate every criterion on *observation* at one clock read; assess progress.
     """
-    data = EvaluationInput(observation, cache.view)
     evaluated_at = core.clock()
     limit = core.limits.evidence_bytes
     # Finite float metrics are judged in-line (see `float_check`); a float
     # fits any evidence cap of 24 bytes or more.
     metrics = observation.metrics if type(observation.metrics) is dict and limit >= 24 else None
+    before = state.criterion_progress
+    data: EvaluationInput | None = None
     results = []
     statuses = []
     values: list[float | None] = []
+    # Quiet: every criterion judged in-line, none met, each value equal to its
+    # recorded best. Progress then has nothing to record: the usual iteration
+    # of a session that is not moving.
+    quiet = True
     for criterion_id, run, check in cache.evaluators(state.criteria):
         if check is not None and metrics is not None:
             value = metrics.get(check[0])
             if type(value) is float and isfinite(value):
-                status = "met" if check[1](value, check[2]) else "unmet"
+                if check[1](value, check[2]):
+                    status = "met"
+                    quiet = False
+                else:
+                    status = "unmet"
+                    if quiet:
+                        old = before.get(criterion_id)
+                        quiet = old is not None and old.best_value == value
                 results.append(_new_result(criterion_id, status, value, evaluated_at))
                 statuses.append(status)
                 values.append(value)
                 continue
+        quiet = False
+        if data is None:
+            data = EvaluationInput(observation, cache.view)
         status, evidence, point = run(data)
         if type(evidence) is not float or limit < 24:
             evidence = cap(evidence, limit)
         results.append(_new_result(criterion_id, status, evidence, evaluated_at))
         statuses.append(status)
         values.append(point)
+    first_evaluated = state.last_checkpoint_at is None
+    if quiet and not first_evaluated:
+        # What `update_progress` answers here, without its per-criterion pass.
+        unchanged = before if type(before) is dict else dict(before)
+        return tuple(results), ProgressUpdate(False, state.no_progress_counter + 1, unchanged, True)
     update = update_progress(
         state.criteria,
         statuses,
         values,
-        state.criterion_progress,
+        before,
         state.no_progress_counter,
-        first_evaluated=state.last_checkpoint_at is None,
+        first_evaluated=first_evaluated,
     )
     return tuple(results), update
