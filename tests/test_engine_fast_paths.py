@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from hypothesis import given, settings
+import attrs
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import missionkit as mk
@@ -28,6 +29,7 @@ from missionkit._engine.criteria._metric_threshold import (
     resolve_path,
     threshold_evaluator,
 )
+from missionkit._engine.phases._evaluate import evaluate_now
 from missionkit.models import (
     CriterionProgress,
     EventCriterion,
@@ -276,3 +278,103 @@ class TestProgress:
             new_counter,
             after,
         )
+
+
+class TestEvaluateNow:
+    @settings(max_examples=300, deadline=None)
+    @example(
+        rows=[(True, ">=", 2.5, 1.0, (False, 1.0)), (False, "<", 0.0, 0.5, (False, 0.5))],
+        counter=2,
+        first=False,
+    )  # quiet
+    @example(
+        rows=[(True, ">=", 2.5, 1.0, (False, 1.0)), (False, "<", 0.0, 0.5, (False, 1.0))],
+        counter=2,
+        first=False,
+    )  # a best moves: not quiet
+    @given(
+        rows=st.lists(
+            st.tuples(
+                st.booleans(),  # required
+                st.sampled_from(sorted(OPERATORS)),
+                st.sampled_from((0.0, 1.0, 2.5)),  # target
+                st.one_of(st.none(), st.sampled_from((0.5, 1.0, 2.0, 3, math.nan))),  # metric
+                st.one_of(
+                    st.none(),
+                    st.tuples(st.booleans(), st.one_of(st.none(), st.sampled_from((0.5, 1.0)))),
+                ),  # stored bookkeeping
+            ),
+            min_size=1,
+            max_size=5,
+        ),
+        counter=st.integers(min_value=0, max_value=5),
+        first=st.booleans(),
+    )
+    def test_progress_equals_the_plain_rule(
+        self, rows: list[tuple[Any, ...]], counter: int, first: bool
+    ) -> None:
+        """
+        The whole evaluation, quiet shortcut included, gives the statuses and progress of §6.6.
+
+        Quiet iterations (only finite floats, none met, no best moved) skip the
+        per-criterion progress pass: they must still count as no progress.
+        """
+        specs = []
+        metrics: dict[str, Any] = {}
+        before: dict[str, CriterionProgress] = {}
+        for index, (required, op, target, metric, stored) in enumerate(rows):
+            cid = f"c{index}"
+            specs.append(
+                {
+                    "criterion_id": cid,
+                    "kind": "metric_threshold",
+                    "required": required,
+                    "metric": f"metrics.m{index}",
+                    "op": op,
+                    "target": target,
+                }
+            )
+            if metric is not None:
+                metrics[f"m{index}"] = metric
+            if stored is not None:
+                before[cid] = CriterionProgress(*stored)
+        mission = mk.Mission(tools={"t": dict}, clock=FakeClock())
+        budget = {"max_iterations": 5, "max_wall_clock_seconds": -1}
+        session = mission.start(
+            directive="d", criteria=specs, budget=budget, tool_allowlist=["t"],
+            stagnation_threshold=10,
+        )  # fmt: skip
+        ref = session._ref
+        cache = ref.refresh()
+        state = attrs.evolve(
+            cache.header,
+            criterion_progress=before,
+            no_progress_counter=counter,
+            last_checkpoint_at=None if first else NOW,
+        )
+        observation = Observation((), metrics, (), (), NOW, NOW)
+
+        results, update = evaluate_now(ref.core, cache, state, observation)
+
+        expected = [_reference_threshold(criterion, observation) for criterion in state.criteria]
+        assert [r.status for r in results] == [e[0] for e in expected]
+        assert all(_same(r.evidence, e[1]) for r, e in zip(results, expected, strict=True))
+        progress, new_counter, after = _reference_progress(
+            state.criteria, [e[0] for e in expected], [e[2] for e in expected], before, counter,
+            first,
+        )  # fmt: skip
+        assert (update.progress, update.counter, update.criterion_progress) == (
+            progress,
+            new_counter,
+            after,
+        )
+        plain = all(
+            type(metrics.get(f"m{i}")) is float and math.isfinite(metrics[f"m{i}"])
+            for i in range(len(rows))
+        )
+        if update.quiet:
+            assert plain
+            assert all(r.status == "unmet" for r in results)
+        quiet_example = [r[3:] for r in rows] == [(1.0, (False, 1.0)), (0.5, (False, 0.5))]
+        if quiet_example and not first:
+            assert update.quiet  # the shortcut was really taken
