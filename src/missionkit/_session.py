@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -47,13 +48,16 @@ class Session:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_async_busy", "_async_owner", "_lock", "_ref")
+    __slots__ = ("_async_busy", "_async_owner", "_lock", "_ref", "_step_fast", "_step_general")
 
     def __init__(self, core: MissionCore, session_id: str) -> None:
         self._ref = SessionRef(core, session_id)
         self._lock = threading.RLock()
         self._async_busy = False
         self._async_owner: object = None
+        # `step` bound once per handle: a step is the hot call of most hosts.
+        self._step_fast = functools.partial(fast_step, self._ref)
+        self._step_general = functools.partial(_iteration.step_iteration, self._ref)
 
     # ------------------------------------------------------------ plumbing
 
@@ -188,8 +192,7 @@ class Session:
         """
         Run one iteration (propose → execute → observe → evaluate → decide).
         """
-        ref = self._ref
-        return self._sync(lambda rt: _iteration.step_iteration(ref, rt), lambda: fast_step(ref))
+        return run_sync(self._step_general, self._lock, self._step_fast)
 
     async def astep(self) -> Iteration:
         """

@@ -273,7 +273,12 @@ def run_sync(
     aio = sys.modules.get("asyncio")
     if aio is None or aio._get_running_loop() is None:
         with lock:
-            return _drive_or_shortcut(factory, shortcut)
+            # `_drive_or_shortcut` written out: this is every sync step's path.
+            if shortcut is not None:
+                done = shortcut()
+                if done is not None:
+                    return done
+            return _drive(factory(SyncRuntime()))
 
     def drive_locked() -> T:
         with lock:

@@ -86,8 +86,9 @@ class MemoryStore:
         Return the stored revision, or None.
         """
         self._check_id(session_id)
-        with self._lock:
-            header = self._headers.get(session_id)
+        # One dict read needs no lock: a save replaces the header in a single
+        # assignment, so this sees the old revision or the new one, never a mix.
+        header = self._headers.get(session_id)
         return None if header is None else header.revision
 
     def load_iterations(self, session_id: str, start: int = 0) -> list[Iteration]:

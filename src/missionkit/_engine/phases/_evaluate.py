@@ -65,8 +65,9 @@ def evaluate_now(
     before = state.criterion_progress
     data: EvaluationInput | None = None
     results = []
-    statuses = []
-    values: list[float | None] = []
+    # Progress values of the criteria judged by their evaluator, by position;
+    # an in-line judged criterion's progress value is its evidence.
+    points: dict[int, float | None] = {}
     # Quiet: every criterion judged in-line, none met, each value equal to its
     # recorded best. Progress then has nothing to record: the usual iteration
     # of a session that is not moving.
@@ -84,8 +85,6 @@ def evaluate_now(
                         old = before.get(criterion_id)
                         quiet = old is not None and old.best_value == value
                 results.append(_new_result(criterion_id, status, value, evaluated_at))
-                statuses.append(status)
-                values.append(value)
                 continue
         quiet = False
         if data is None:
@@ -93,17 +92,19 @@ def evaluate_now(
         status, evidence, point = run(data)
         if type(evidence) is not float or limit < 24:
             evidence = cap(evidence, limit)
+        points[len(results)] = point
         results.append(_new_result(criterion_id, status, evidence, evaluated_at))
-        statuses.append(status)
-        values.append(point)
     first_evaluated = state.last_checkpoint_at is None
     if quiet and not first_evaluated:
         # What `update_progress` answers here, without its per-criterion pass.
         unchanged = before if type(before) is dict else dict(before)
         return tuple(results), ProgressUpdate(False, state.no_progress_counter + 1, unchanged, True)
+    values: list[Any] = [result.evidence for result in results]
+    for position, point in points.items():
+        values[position] = point
     update = update_progress(
         state.criteria,
-        statuses,
+        [result.status for result in results],
         values,
         before,
         state.no_progress_counter,
