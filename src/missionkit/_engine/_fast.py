@@ -36,7 +36,7 @@ from missionkit._engine._core import MissionCore
 from missionkit._engine._dispatch import call_failed, call_succeeded
 from missionkit._engine._env import IterationEnv
 from missionkit._engine._iteration import _fail, _finish, _running_header
-from missionkit._engine._observation import ObservationBuilder
+from missionkit._engine._observation import observe_calls
 from missionkit._engine._phase import Draft, _failed, _new_iteration, _new_phase_record
 from missionkit._engine._progress import ProgressUpdate
 from missionkit._engine._ref import SessionRef
@@ -218,10 +218,7 @@ def _iterate(
 
     at = clock()
     try:
-        builder = ObservationBuilder(core.limits.tool_result_bytes, at)
-        for record, value in zip(records, values, strict=True):
-            builder.add_call(record, value)
-        observation = builder.build(clock())
+        observation = observe_calls(records, values, core.limits.tool_result_bytes, at, clock)
     except Exception as exc:
         built = (phases, strategy, tool_calls, observation)
         raise _fail_over(base, built, "observe", at, exc) from None

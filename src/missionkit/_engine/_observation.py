@@ -8,7 +8,7 @@ values it returned under those keys are moved into ``_shadowed``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from missionkit._jsonsafe import cap, compact_json, truncation_marker
 from missionkit._models._trusted import trusted_constructor
 from missionkit.models import Observation, ToolCallRecord
 
-__all__ = ["ObservationBuilder", "result_summary"]
+__all__ = ["ObservationBuilder", "observe_calls", "result_summary"]
 
 _MARKERS = ("_status", "tool_name")
 _new_observation = trusted_constructor(Observation)
@@ -91,6 +91,73 @@ def annotate(record: ToolCallRecord, value: Any, limit: int) -> dict[str, Any]:
     return entry
 
 
+def _account(
+    record: ToolCallRecord,
+    value: Any,
+    limit: int,
+    results: list[dict[str, Any]],
+    metrics: dict[str, Any],
+    events: list[dict[str, Any]],
+    errors: list[dict[str, Any]],
+) -> None:
+    """
+    Add one executed record and its (untruncated) JSON-safe result to the parts.
+    """
+    results.append(annotate(record, value, limit))
+    if record.status == "ok":
+        if isinstance(value, dict):
+            _merge_metrics(metrics, value.get("metrics"), limit)
+            found = value.get("events")
+            if isinstance(found, list):
+                _add_events(events, found, limit)
+    else:
+        errors.append(_error(record.tool_name, record.status, record.error_message))
+
+
+def _merge_metrics(merged: dict[str, Any], metrics: Any, limit: int) -> None:
+    # Later wins, values capped. Floats (the usual metric) fit any cap of 24
+    # bytes or more.
+    if isinstance(metrics, dict):
+        floats_fit = limit >= 24
+        for key, value in metrics.items():
+            merged[key] = value if floats_fit and type(value) is float else cap(value, limit)
+
+
+def _add_events(events: list[dict[str, Any]], found: Sequence[Any], limit: int) -> None:
+    # Dict events only, each capped; other items are dropped.
+    for event in found:
+        if isinstance(event, dict):
+            events.append(cap(event, limit))
+
+
+def _error(tool_name: str, status: str, error_message: str | None) -> dict[str, Any]:
+    return {"tool_name": tool_name, "status": status, "error_message": error_message}
+
+
+def observe_calls(
+    records: Sequence[ToolCallRecord],
+    values: Sequence[Any],
+    limit: int,
+    started_at: datetime,
+    clock: Callable[[], datetime],
+) -> Observation:
+    """
+    The observation of tool calls alone, ended at a *clock* read after the last call.
+
+    What `ObservationBuilder` builds from these calls, without the builder
+    (the straight-line iteration has no script or host input to add).
+    """
+    results: list[dict[str, Any]] = []
+    metrics: dict[str, Any] = {}
+    events: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for record, value in zip(records, values, strict=True):
+        _account(record, value, limit, results, metrics, events, errors)
+    return _new_observation(
+        tuple(results), metrics, tuple(events), tuple(errors), started_at, clock()
+    )
+
+
 class ObservationBuilder:
     """
     Accumulates tool results, metrics, events and errors for one observation.
@@ -110,42 +177,29 @@ class ObservationBuilder:
         """
         Add one executed record and its (untruncated) JSON-safe result.
         """
-        self.tool_results.append(annotate(record, value, self.limit))
-        if record.status == "ok":
-            if isinstance(value, dict):
-                self.merge(value.get("metrics"), value.get("events"))
-        else:
-            self.add_error(record.tool_name, record.status, record.error_message)
+        _account(
+            record, value, self.limit, self.tool_results, self.metrics, self.events, self.errors
+        )
 
     def merge(self, metrics: Any, events: Any) -> None:
         """
         Merge a metrics dict (later wins, values capped) and append dict events (capped).
         """
-        if isinstance(metrics, dict):
-            limit = self.limit
-            merged = self.metrics
-            # Floats (the usual metric) fit any cap of 24 bytes or more.
-            floats_fit = limit >= 24
-            for key, value in metrics.items():
-                merged[key] = value if floats_fit and type(value) is float else cap(value, limit)
+        _merge_metrics(self.metrics, metrics, self.limit)
         if isinstance(events, list):
-            self.add_events(events)
+            _add_events(self.events, events, self.limit)
 
     def add_events(self, events: Sequence[Any]) -> None:
         """
         Append every dict of *events*, capped; other items are dropped.
         """
-        for event in events:
-            if isinstance(event, dict):
-                self.events.append(cap(event, self.limit))
+        _add_events(self.events, events, self.limit)
 
     def add_error(self, tool_name: str, status: str, error_message: str | None) -> None:
         """
         Record a non-ok outcome.
         """
-        self.errors.append(
-            {"tool_name": tool_name, "status": status, "error_message": error_message}
-        )
+        self.errors.append(_error(tool_name, status, error_message))
 
     def build(self, ended_at: datetime) -> Observation:
         """
