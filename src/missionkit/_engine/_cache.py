@@ -56,8 +56,8 @@ class SessionCache:
         self._judge: FloatJudge | None = None
         self._runnable_for: Sequence[str] | None = None
         self._runnable: tuple[str, ...] = ()
-        self._straight_for: tuple[Any, Any] | None = None
-        self._straight = False
+        self._straight_for: tuple[Any, ...] | None = None
+        self._straight: tuple[str, ...] | None = None
 
     def runnable(self, core: MissionCore, allowlist: Sequence[str]) -> tuple[str, ...]:
         """
@@ -97,19 +97,34 @@ class SessionCache:
             return self._judge
         return None
 
-    def straight(self, core: MissionCore, criteria: Sequence[Any], runnable: Sequence[str]) -> bool:
+    def straight(self, core: MissionCore) -> tuple[str, ...] | None:
         """
-        Whether these criteria and tools fit the straight-line iteration (`fast_step`).
+        The header's runnable tools if its configuration fits `fast_step`, else None.
 
-        Kept while both are the same objects, like `runnable` and `evaluators`.
+        `missionkit._engine._fast.straight_tools` decides; kept while the
+        header carries the same configuration objects (a session's
+        configuration never changes, and evolving the header keeps them).
         """
-        key = (criteria, runnable)
-        cached = self._straight_for
-        if cached is None or cached[0] is not criteria or cached[1] is not runnable:
-            from missionkit._engine._fast import plain_criteria, plain_tools
+        state = self.header
+        key = self._straight_for
+        if (
+            key is None
+            or key[0] is not state.criteria
+            or key[1] is not state.tool_allowlist
+            or key[2] is not state.budget
+            or key[3] is not state.checkpoint_cadence
+            or key[4] is not state.use_sampling
+        ):
+            from missionkit._engine._fast import straight_tools
 
-            self._straight = plain_criteria(criteria) and plain_tools(core, runnable)
-            self._straight_for = key
+            self._straight = straight_tools(core, state, self.runnable(core, state.tool_allowlist))
+            self._straight_for = (
+                state.criteria,
+                state.tool_allowlist,
+                state.budget,
+                state.checkpoint_cadence,
+                state.use_sampling,
+            )
         return self._straight
 
     def extend(self, iterations: list[Iteration]) -> None:

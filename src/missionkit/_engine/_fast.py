@@ -88,34 +88,39 @@ def fast_step(ref: SessionRef) -> Iteration | None:
     # has seen it declines without reading the store (the general engine's
     # gate reads it next); what the fresh header says is checked after the gate.
     known = ref.cache
-    runnable = _fits(core, known) if known is not None else ()
-    if runnable is None:
-        return None
+    seen = None
+    runnable: tuple[str, ...] | None = ()
+    if known is not None:
+        seen = known.header
+        runnable = known.straight(core)
+        if runnable is None:
+            return None
     cache = ref.gate()
-    if cache is not known:
-        runnable = _fits(core, cache)
-    elif cache.header.pending_proposal is not None or cache.header.started_at is None:
-        runnable = None
-    if runnable is None:
+    header = cache.header
+    if header is not seen:
+        runnable = cache.straight(core)
+    if runnable is None or header.pending_proposal is not None or header.started_at is None:
         return None
-    return _iterate(ref, cache, core, cache.header, runnable)
+    return _iterate(ref, cache, core, header, runnable)
 
 
-def _fits(core: MissionCore, cache: SessionCache) -> tuple[str, ...] | None:
+def straight_tools(
+    core: MissionCore, state: SessionState, runnable: tuple[str, ...]
+) -> tuple[str, ...] | None:
     """
-    The runnable tools if the cached session fits the straight line now, else None.
+    *runnable* if the configuration of *state* fits the straight line, else None.
+
+    Only the configuration: whether a proposal is pending or the session has
+    started is checked on every step (`fast_step`).
     """
-    state = cache.header
     if (
-        state.pending_proposal is not None
-        or state.started_at is None
-        or state.use_sampling
+        state.use_sampling
         or state.budget.max_wall_clock_seconds != -1
         or state.checkpoint_cadence.kind != "every_iteration"
+        or not runnable
+        or not plain_criteria(state.criteria)
+        or not plain_tools(core, runnable)
     ):
-        return None
-    runnable = cache.runnable(core, state.tool_allowlist)
-    if not runnable or not cache.straight(core, state.criteria, runnable):
         return None
     return runnable
 
