@@ -110,8 +110,9 @@ def straight_line() -> None:
             computed["result"] = saved["evaluate_now"](core, cache, state, observation)
         return computed["result"]
 
-    def builder(limit: int, started: Any) -> Any:
-        return _FixedObservation(started)
+    def observed(records: Any, values: Any, limit: int, started: Any, clock: Any) -> Any:
+        # The tool's metrics in a constant shape: no annotation, no merge.
+        return Observation(({},), values[0]["metrics"], (), (), started, clock())
 
     def call_recorded(name: str, args: Any, started: Any, ended: Any, value: Any) -> Any:
         return RECORD, value
@@ -119,7 +120,7 @@ def straight_line() -> None:
     stand_ins = {
         "evaluate_now": ("no criteria evaluation", evaluated_once),
         "propose_default": ("a fixed default strategy", lambda *args: STRATEGY),
-        "ObservationBuilder": ("a fixed observation", builder),
+        "observe_calls": ("a fixed observation", observed),
         "call_succeeded": ("no result copy or summary", call_recorded),
         "_steady": ("no cascade checks", lambda *args: True),
     }
@@ -127,21 +128,6 @@ def straight_line() -> None:
         setattr(fast, name, stand_in)
         measure(f"straight line, {label}", straight=True)
         setattr(fast, name, saved[name])
-
-
-class _FixedObservation:
-    """
-    Stands in for the observation builder: one constant observation.
-    """
-
-    def __init__(self, started: Any) -> None:
-        self.started = started
-
-    def add_call(self, record: Any, value: Any) -> None:
-        self.metrics = value["metrics"]
-
-    def build(self, ended: Any) -> Any:
-        return Observation(({},), self.metrics, (), (), self.started, ended)
 
 
 if __name__ == "__main__":
