@@ -22,7 +22,6 @@ import missionkit as mk
 from missionkit._engine._progress import distance, update_progress
 from missionkit._engine._view import CumulativeView, observation_json
 from missionkit._engine.criteria import EvaluationInput
-from missionkit._engine.criteria._float_judge import MAX_JUDGED, compile_float_judge
 from missionkit._engine.criteria._metric_threshold import (
     _MISSING,
     OPERATORS,
@@ -355,18 +354,7 @@ class TestEvaluateNow:
         )
         observation = Observation((), metrics, (), (), NOW, NOW)
 
-        # The first evaluation of a criteria object loops over the criteria;
-        # the second runs the generated judge (`compile_float_judge`).
-        first_results, first_update = evaluate_now(ref.core, cache, state, observation)
         results, update = evaluate_now(ref.core, cache, state, observation)
-        assert results == first_results
-        assert (update.progress, update.counter, update.criterion_progress, update.quiet) == (
-            first_update.progress,
-            first_update.counter,
-            first_update.criterion_progress,
-            first_update.quiet,
-        )
-        assert (cache.float_judge(state.criteria) is not None) == (len(rows) <= MAX_JUDGED)
 
         expected = [_reference_threshold(criterion, observation) for criterion in state.criteria]
         assert [r.status for r in results] == [e[0] for e in expected]
@@ -390,47 +378,3 @@ class TestEvaluateNow:
         quiet_example = [r[3:] for r in rows] == [(1.0, (False, 1.0)), (0.5, (False, 0.5))]
         if quiet_example and not first:
             assert update.quiet  # the shortcut was really taken
-
-
-class TestFloatJudge:
-    def _threshold(self, index: int, metric: str, op: str = ">=") -> MetricThresholdCriterion:
-        return MetricThresholdCriterion(
-            criterion_id=f"c{index}", required=True, metric=metric, op=op, target=1.0
-        )
-
-    def test_only_top_level_thresholds_are_judged(self) -> None:
-        """Nested paths, other kinds, no criteria and too many criteria keep the loop."""
-        top = self._threshold(0, "metrics.a")
-        assert compile_float_judge([top]) is not None
-        assert compile_float_judge([top, self._threshold(1, "metrics.a.b")]) is None
-        assert compile_float_judge([top, self._threshold(1, "tool_results.0.x")]) is None
-        event = EventCriterion(criterion_id="e", required=True, event_name="e")
-        assert compile_float_judge([top, event]) is None
-        assert compile_float_judge([]) is None
-        many = [self._threshold(i, "metrics.a") for i in range(MAX_JUDGED + 1)]
-        assert compile_float_judge(many) is None
-        assert compile_float_judge(many[:MAX_JUDGED]) is not None
-
-    def test_keys_and_ids_are_data_not_source(self) -> None:
-        """Keys and ids that look like code are looked up and reported verbatim."""
-        hostile = "a') or print('injected') or ('"
-        criterion = MetricThresholdCriterion(
-            criterion_id="id\n\"\'x", required=True, metric=f"metrics.{hostile}", op="<",
-            target=2,
-        )  # fmt: skip
-        judge = compile_float_judge([criterion])
-        assert judge is not None
-
-        judged = judge({hostile: 1.5}, {}, NOW)
-
-        assert judged is not None
-        (result,), quiet = judged
-        assert (result.criterion_id, result.status, result.evidence) == (
-            criterion.criterion_id,
-            "met",
-            1.5,
-        )
-        assert not quiet
-        assert judge({hostile: math.inf}, {}, NOW) is None
-        assert judge({hostile: 1}, {}, NOW) is None  # ints go to the evaluator
-        assert judge({}, {}, NOW) is None

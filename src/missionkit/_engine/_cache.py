@@ -10,7 +10,6 @@ from typing import Any
 from missionkit._engine._core import MissionCore
 from missionkit._engine._view import CumulativeView
 from missionkit._engine.criteria import Evaluators, compile_evaluators
-from missionkit._engine.criteria._float_judge import FloatJudge, compile_float_judge
 from missionkit.models import Iteration, SessionState
 from missionkit.proposers._default import ToolHistory
 
@@ -31,8 +30,6 @@ class SessionCache:
     __slots__ = (
         "_compiled",
         "_compiled_for",
-        "_judge",
-        "_judge_for",
         "_runnable",
         "_runnable_for",
         "_straight",
@@ -52,8 +49,6 @@ class SessionCache:
             self.view.add(iteration)
         self._compiled_for: Sequence[Any] | None = None
         self._compiled: Evaluators = ()
-        self._judge_for: Sequence[Any] | None = None
-        self._judge: FloatJudge | None = None
         self._runnable_for: Sequence[str] | None = None
         self._runnable: tuple[str, ...] = ()
         self._straight_for: tuple[Any, ...] | None = None
@@ -79,23 +74,6 @@ class SessionCache:
             self._compiled = compile_evaluators(criteria)
             self._compiled_for = criteria
         return self._compiled
-
-    def float_judge(self, criteria: Sequence[Any]) -> FloatJudge | None:
-        """
-        The generated judge of *criteria* (`compile_float_judge`), or None.
-
-        Compiled on the second evaluation of the same criteria object, not the
-        first: a handle that reloads the header on every call (another handle
-        writes in between) gets new criteria objects each time, and would pay
-        for compiling on every evaluation.
-        """
-        if criteria is self._judge_for:
-            return self._judge
-        if criteria is self._compiled_for:
-            self._judge = compile_float_judge(criteria)
-            self._judge_for = criteria
-            return self._judge
-        return None
 
     def straight(self, core: MissionCore) -> tuple[str, ...] | None:
         """

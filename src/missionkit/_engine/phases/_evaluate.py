@@ -63,12 +63,6 @@ def evaluate_now(
     # fits any evidence cap of 24 bytes or more.
     metrics = observation.metrics if type(observation.metrics) is dict and limit >= 24 else None
     before = state.criterion_progress
-    criteria = state.criteria
-    if metrics is not None:
-        judge = cache.float_judge(criteria)
-        judged = judge(metrics, before, evaluated_at) if judge is not None else None
-        if judged is not None:
-            return _assessed(state, judged[0], judged[1], {})
     data: EvaluationInput | None = None
     results = []
     # Progress values of the criteria judged by their evaluator, by position;
@@ -78,7 +72,7 @@ def evaluate_now(
     # recorded best. Progress then has nothing to record: the usual iteration
     # of a session that is not moving.
     quiet = True
-    for criterion_id, run, check in cache.evaluators(criteria):
+    for criterion_id, run, check in cache.evaluators(state.criteria):
         if check is not None and metrics is not None:
             value = metrics.get(check[0])
             if type(value) is float and isfinite(value):
@@ -100,23 +94,11 @@ def evaluate_now(
             evidence = cap(evidence, limit)
         points[len(results)] = point
         results.append(_new_result(criterion_id, status, evidence, evaluated_at))
-    return _assessed(state, tuple(results), quiet, points)
-
-
-def _assessed(
-    state: SessionState,
-    results: tuple[CriterionResult, ...],
-    quiet: bool,
-    points: dict[int, float | None],
-) -> tuple[tuple[CriterionResult, ...], ProgressUpdate]:
-    """
-    *results* with their progress update; *points*: progress values that are not the evidence.
-    """
-    before = state.criterion_progress
-    if quiet and state.last_checkpoint_at is not None:
+    first_evaluated = state.last_checkpoint_at is None
+    if quiet and not first_evaluated:
         # What `update_progress` answers here, without its per-criterion pass.
         unchanged = before if type(before) is dict else dict(before)
-        return results, ProgressUpdate(False, state.no_progress_counter + 1, unchanged, True)
+        return tuple(results), ProgressUpdate(False, state.no_progress_counter + 1, unchanged, True)
     values: list[Any] = [result.evidence for result in results]
     for position, point in points.items():
         values[position] = point
@@ -126,6 +108,6 @@ def _assessed(
         values,
         before,
         state.no_progress_counter,
-        first_evaluated=state.last_checkpoint_at is None,
+        first_evaluated=first_evaluated,
     )
-    return results, update
+    return tuple(results), update
