@@ -391,6 +391,47 @@ def test_other_configurations_use_the_general_engine(
     assert counts["straight"] == 0 and counts["general"] == 3
 
 
+def test_optional_criteria_only_use_the_general_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    With no required criterion the first evaluation completes: the straight line is not taken.
+    """
+    counts = _counting(monkeypatch)
+    optional = {
+        "criterion_id": "x", "kind": "metric_threshold", "required": False,
+        "metric": "metrics.x", "op": ">=", "target": 100,
+    }  # fmt: skip
+    session = _start(_mission(counter_tool()), criteria=[optional])
+    assert session.step().verdict == "complete"
+    assert counts["straight"] == 0
+
+
+def test_a_second_handle_sees_the_configuration_of_the_stored_header(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """
+    Handles alternating on one durable session reload the header (new
+    configuration objects) on every step: each re-decides, and both stay on
+    the straight line.
+    """
+    counts = _counting(monkeypatch)
+    store = SQLiteStore(tmp_path / "s.db")
+    mission = mk.Mission(tools={"probe": counter_tool()}, store=store, clock=FakeClock(step=1))
+    far = {
+        "criterion_id": "x", "kind": "metric_threshold", "required": True,
+        "metric": "metrics.x", "op": ">=", "target": 100,
+    }  # fmt: skip
+    unbounded = {"max_iterations": -1, "max_wall_clock_seconds": -1}
+    first = _start(mission, criteria=[far], budget=unbounded)
+    second = mission.session(first.id)
+    first.step()
+    for _ in range(3):
+        second.step()
+        first.step()
+    assert counts["general"] == 1 and counts["straight"] == 6
+    assert [i.iteration_index for i in first.state.iterations] == list(range(7))
+    mission.close()
+
+
 class CountingStore(MemoryStore):
     """
     A MemoryStore counting revision reads (one per gate).
