@@ -422,8 +422,8 @@ def test_a_second_handle_sees_the_configuration_of_the_stored_header(
     }  # fmt: skip
     unbounded = {"max_iterations": -1, "max_wall_clock_seconds": -1}
     first = _start(mission, criteria=[far], budget=unbounded)
-    second = mission.session(first.id)
     first.step()
+    second = mission.session(first.id)
     for _ in range(3):
         second.step()
         first.step()
@@ -466,6 +466,26 @@ def test_one_store_read_per_step(straight: bool) -> None:
     for _ in range(3):
         session.step()
     assert store.revision_reads == 3
+
+
+@pytest.mark.parametrize("before", ["nothing", "status", "propose"])
+def test_one_store_read_for_a_declined_first_or_proposed_step(before: str) -> None:
+    """
+    A handle that knows its session is unstarted or holds a pending proposal
+    declines the straight line without reading the store: the general engine's
+    gate is the step's only read.
+    """
+    store = CountingStore()
+    mission = mk.Mission(tools={"probe": counter_tool()}, store=store, clock=FakeClock())
+    session = _start(mission)
+    if before == "status":
+        assert session.status == "pending"
+    elif before == "propose":
+        session.step()
+        session.propose()
+    store.revision_reads = 0
+    session.step()
+    assert store.revision_reads == 1
 
 
 def test_async_entry_points_use_the_general_engine(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -251,7 +251,9 @@ class Mission:
             action="start",
             status="pending",
         )
-        return Session(core, state.session_id)
+        handle = Session(core, state.session_id)
+        handle._ref.adopt(state.header())
+        return handle
 
     def build_state(self, **spec: Any) -> SessionState:
         """

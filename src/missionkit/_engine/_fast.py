@@ -54,8 +54,8 @@ def plain_criteria(criteria: Sequence[Any]) -> bool:
     """
     Whether every criterion is a ``metric_threshold`` (pure, never raises, reads no view).
 
-    And one at least is required: with none required, the first evaluation
-    completes the session anyway, and `_steady` may rely on an unmet one.
+    And one at least is required: `_steady` relies on an unmet required
+    criterion to rule out completion when it skips the cascade's scan.
     """
     return all(type(c) is MetricThresholdCriterion for c in criteria) and any(
         c.required for c in criteria
@@ -93,7 +93,7 @@ def fast_step(ref: SessionRef) -> Iteration | None:
     if known is not None:
         seen = known.header
         runnable = known.straight(core)
-        if runnable is None:
+        if runnable is None or seen.pending_proposal is not None or seen.started_at is None:
             return None
     cache = ref.gate()
     header = cache.header

@@ -53,6 +53,15 @@ class SessionRef:
         self.cache = cache
         return cache
 
+    def adopt(self, header: SessionState) -> None:
+        """
+        Cache the header of a session this handle's process has just created.
+
+        The first call then finds the revision it expects and loads nothing
+        more; its own revision check still catches any writer in between.
+        """
+        self.cache = SessionCache(header, [])
+
     def gate(self) -> SessionCache:
         """
         Refresh, then refuse failed, terminal and paused sessions (SPEC §6.2 steps 1–2).
