@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 
 import attrs
 
@@ -21,6 +22,7 @@ from missionkit.models import (
     SessionState,
     ToolCallRecord,
 )
+from missionkit.store import JsonDirStore, MemoryStore, SessionStore, SQLiteStore
 
 __all__ = ["T0", "advance", "make_iteration", "make_report", "make_session", "ts"]
 
@@ -149,3 +151,14 @@ def make_report(state: SessionState, iterations: Sequence[Iteration]) -> FinalRe
         recommended_followups=("Ship it.",),
         iterations=tuple(iterations),
     )
+
+
+def build_store(kind: str, tmp_path: Path) -> SessionStore:
+    """
+    A fresh store of *kind* (``memory``, ``sqlite`` or ``jsondir``) under *tmp_path*.
+    """
+    if kind == "memory":
+        return MemoryStore()
+    if kind == "sqlite":
+        return SQLiteStore(tmp_path / "store.db")
+    return JsonDirStore(tmp_path / "root")

@@ -17,27 +17,14 @@ from typing import Any
 import pytest
 
 import missionkit as mk
+from fakes import UNCAPPED, threshold
 from missionkit import errors as e
 from missionkit import models as m
 from missionkit.scripts import ScriptOutcome
 from missionkit.store import JsonDirStore, SQLiteStore
 from missionkit.testing import FakeClock, ScriptedProposer
 
-UNCAPPED = {"max_iterations": -1, "max_wall_clock_seconds": -1}
 NOTE = "These suggestions come from fixed templates."
-
-
-def loss_criterion(**changes: Any) -> dict[str, Any]:
-    crit = {
-        "criterion_id": "loss",
-        "kind": "metric_threshold",
-        "required": True,
-        "metric": "metrics.loss",
-        "op": "<=",
-        "target": 0.1,
-    }
-    crit.update(changes)
-    return crit
 
 
 DONE = {"criterion_id": "done", "kind": "event", "required": False, "event_name": "done"}
@@ -165,7 +152,7 @@ class TestUsageExamples:
 
         spec = {
             "directive": "Score",
-            "criteria": [loss_criterion(metric="metrics.s", op=">=", target=2)],
+            "criteria": [threshold(metric="metrics.s", op=">=", target=2)],
             "budget": UNCAPPED,
             "tool_allowlist": ["score"],
             "session_id": "mission-x1",
@@ -217,7 +204,7 @@ class TestUsageExamples:
         mission = mk.Mission(tools={"train": None})
         s = mission.start(
             directive="...",
-            criteria=[loss_criterion(metric="metrics.val_loss")],
+            criteria=[threshold(metric="metrics.val_loss")],
             budget={"max_iterations": 10, "max_wall_clock_seconds": -1},
             tool_allowlist=["train"],
         )
@@ -250,7 +237,7 @@ class TestUsageExamples:
         mission = mk.Mission(tools={"train": None})
         s = mission.start(
             directive="...",
-            criteria=[loss_criterion(metric="metrics.val_loss")],
+            criteria=[threshold(metric="metrics.val_loss")],
             budget={"max_iterations": 10, "max_wall_clock_seconds": -1},
             tool_allowlist=["train"],
         )
@@ -288,9 +275,9 @@ class TestMissionAndSession:
     def test_sessions_status_filter_is_exact(self) -> None:
         """§2.3: sessions(status) returns exactly the sessions with that status."""
         mission = mk.Mission(tools=[loss_tool(0.5)])
-        start(mission, [loss_criterion()], session_id="mission-p")
-        start(mission, [loss_criterion()], session_id="mission-r").step()
-        start(mission, [loss_criterion()], session_id="mission-c").complete()
+        start(mission, [threshold()], session_id="mission-p")
+        start(mission, [threshold()], session_id="mission-r").step()
+        start(mission, [threshold()], session_id="mission-c").complete()
 
         assert (["mission-p"], ["mission-r"], ["mission-c"], []) == tuple(
             [s.session_id for s in mission.sessions(status)]
@@ -317,7 +304,7 @@ class TestMissionAndSession:
     def test_session_views(self) -> None:
         """§2.4: report() is None until terminal; history and to_dict are the stored JSON forms."""
         mission = mk.Mission(tools=[loss_tool(0.5)], clock=FakeClock(step=1))
-        session = start(mission, [loss_criterion()])
+        session = start(mission, [threshold()])
         session.step()
         state = session.state
 
@@ -330,7 +317,7 @@ class TestMissionAndSession:
     def test_state_is_a_frozen_snapshot(self) -> None:
         """§2.4: state is a frozen snapshot that later steps do not change."""
         mission = mk.Mission(tools=[loss_tool(0.5)])
-        session = start(mission, [loss_criterion()])
+        session = start(mission, [threshold()])
         snapshot = session.state
         session.step()
 
@@ -507,7 +494,7 @@ class TestInputModels:
             ),
             (
                 m.MetricThresholdCriterion,
-                loss_criterion(target=math.nan),
+                threshold(target=math.nan),
                 {"field": "criteria", "criterion_id": "loss", "reason": "target_not_a_number"},
             ),
         ],
@@ -527,7 +514,7 @@ class TestInputModels:
 
     def test_infinite_target_allowed(self) -> None:
         """§3.3: a metric_threshold target may be ±inf."""
-        crit = m.MetricThresholdCriterion.from_dict(loss_criterion(target=-math.inf))
+        crit = m.MetricThresholdCriterion.from_dict(threshold(target=-math.inf))
 
         assert -math.inf == crit.target
 
@@ -672,7 +659,7 @@ class TestRecords:
         clock = FakeClock()
         mission = mk.Mission(tools=[loss_tool(0.5)], clock=clock)
         session = start(
-            mission, [loss_criterion()], budget={"max_iterations": -1, "max_wall_clock_seconds": 10}
+            mission, [threshold()], budget={"max_iterations": -1, "max_wall_clock_seconds": 10}
         )
         first = session.step()
         clock.advance(20)
@@ -750,7 +737,7 @@ class TestFinalReport:
     ) -> None:
         """§12.3: each engine termination reason yields its exact suggestions plus the note."""
         mission = mk.Mission(tools=[loss_tool(*values)], clock=FakeClock(step=1))
-        session = start(mission, [loss_criterion(on_non_finite="terminate"), DONE], **kwargs)
+        session = start(mission, [threshold(on_non_finite="terminate"), DONE], **kwargs)
         report = session.run(max_iterations=5)
         assert report is not None
 
@@ -824,7 +811,7 @@ class TestFinalReport:
     def test_operator_completion_with_custom_reason(self) -> None:
         """§12.3: complete with a non-criteria reason asks to verify the outcome."""
         mission = mk.Mission(tools=[loss_tool(0.5)], clock=FakeClock(step=1))
-        session = start(mission, [loss_criterion()])
+        session = start(mission, [threshold()])
         session.step()
         report = session.complete("operator_done")
 
@@ -841,7 +828,7 @@ class TestFinalReport:
     def test_report_of_never_started_session(self) -> None:
         """§12.1/§12.2: completing before any iteration gives null started_at, 'not evaluated'."""
         mission = mk.Mission(tools=[loss_tool(0.5)], clock=FakeClock(step=1))
-        report = start(mission, [loss_criterion()]).complete()
+        report = start(mission, [threshold()]).complete()
         data = report.to_dict()
 
         assert (None, None, 0, 0.0, []) == (
@@ -868,7 +855,7 @@ class TestFinalReport:
         mission = mk.Mission(tools=[loss_tool(0.5, 0.05)], clock=FakeClock(step=1))
         session = start(
             mission,
-            [loss_criterion(), DONE],
+            [threshold(), DONE],
             checkpoint_cadence={"kind": "every_n_iterations", "n": 2},
             budget={"max_iterations": 2, "max_wall_clock_seconds": -1},
         )
@@ -882,8 +869,8 @@ class TestFinalReport:
     def test_inconclusive_counts_as_not_met(self) -> None:
         """§12.2: ids listed include inconclusive criteria, in declaration order."""
         mission = mk.Mission(tools=[loss_tool(0.01)], clock=FakeClock(step=1))
-        missing = loss_criterion(criterion_id="absent", metric="metrics.nope", required=False)
-        session = start(mission, [DONE, missing, loss_criterion()])
+        missing = threshold(criterion_id="absent", metric="metrics.nope", required=False)
+        session = start(mission, [DONE, missing, threshold()])
         report = session.run()
         assert report is not None
 
@@ -900,7 +887,7 @@ class TestFinalReport:
     def test_directive_cut_boundary(self, length: int, shown: str) -> None:
         """§12.2: a directive of 240 characters is shown whole; 241 is cut to 237 plus '...'."""
         mission = mk.Mission(tools=[loss_tool(0.01)])
-        report = start(mission, [loss_criterion()], directive="d" * length).run()
+        report = start(mission, [threshold()], directive="d" * length).run()
         assert report is not None
 
         assert f"Directive: {shown!r}. Criteria" in report.lessons
@@ -908,7 +895,7 @@ class TestFinalReport:
     def test_report_to_json_is_strict(self) -> None:
         """§2.2/§3.14: to_json renders a report holding NaN metrics as strict JSON strings."""
         mission = mk.Mission(tools=[loss_tool(math.nan)])
-        report = start(mission, [loss_criterion(on_non_finite="terminate")]).run()
+        report = start(mission, [threshold(on_non_finite="terminate")]).run()
         assert report is not None
 
         data = json.loads(mk.to_json(report), parse_constant=lambda c: pytest.fail(c))

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 import missionkit as mk
+from fakes import UNCAPPED, threshold
 from missionkit.audit import (
     AuditSink,
     JsonlSink,
@@ -43,17 +44,7 @@ from missionkit.scaffold import (
 )
 from missionkit.testing import FakeClock, InlineScriptRunner, ScriptedProposer, ScriptedSampler
 
-UNCAPPED = {"max_iterations": -1, "max_wall_clock_seconds": -1}
-LOSS = [
-    {
-        "criterion_id": "loss",
-        "kind": "metric_threshold",
-        "required": True,
-        "metric": "metrics.loss",
-        "op": "<",
-        "target": 0.1,
-    }
-]
+LOSS = [threshold(op="<")]
 EVENT = {"criterion_id": "done", "kind": "event", "required": True, "event_name": "job_done"}
 T0 = "2025-01-01T00:00:00.000000+00:00"
 

@@ -20,6 +20,7 @@ import attrs
 import pytest
 
 import missionkit as mk
+from fakes import UNCAPPED, threshold
 from missionkit.audit import (
     JsonlSink,
     LoggingSink,
@@ -29,19 +30,9 @@ from missionkit.audit import (
 )
 from missionkit.store import JsonDirStore, MemoryStore, SessionStore, SQLiteStore
 from missionkit.testing import FakeClock, ScriptedSampler
-from store_samples import advance, make_iteration, make_report, make_session
+from store_samples import advance, build_store, make_iteration, make_report, make_session
 
-UNCAPPED = {"max_iterations": -1, "max_wall_clock_seconds": -1}
-LOSS = [
-    {
-        "criterion_id": "loss",
-        "kind": "metric_threshold",
-        "required": True,
-        "metric": "metrics.loss",
-        "op": "<",
-        "target": 0.1,
-    }
-]
+LOSS = [threshold(op="<")]
 LESSONS = '{"lessons": ["learned é"], "recommended_followups": ["next"]}'
 
 
@@ -115,20 +106,9 @@ def begin(mission: mk.Mission, **kwargs: Any) -> mk.Session:
     )
 
 
-def build(kind: str, tmp_path: Path) -> SessionStore:
-    """
-    A fresh store of *kind* under *tmp_path*.
-    """
-    if kind == "memory":
-        return MemoryStore()
-    if kind == "sqlite":
-        return SQLiteStore(tmp_path / "store.db")
-    return JsonDirStore(tmp_path / "root")
-
-
 @pytest.fixture(name="store", params=["memory", "sqlite", "jsondir"])
 def _store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SessionStore]:
-    store = build(request.param, tmp_path)
+    store = build_store(request.param, tmp_path)
     yield store
     store.close()
 
@@ -980,7 +960,7 @@ class TestListingConformance:
     @pytest.mark.parametrize("kind", ["sqlite", "jsondir"])
     def test_corrupt_session_can_be_deleted(self, tmp_path: Path, kind: str) -> None:
         """§11.8: deleting an unreadable session returns True and removes it from listings."""
-        store = build(kind, tmp_path)
+        store = build_store(kind, tmp_path)
         store.create_session(make_session("s-1"))
         if kind == "jsondir":
             spoil(tmp_path / "root", "s-1")

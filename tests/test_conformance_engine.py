@@ -8,6 +8,7 @@ Black-box: only the public API (``missionkit``, ``missionkit.testing``,
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -16,59 +17,15 @@ from typing import Any
 import pytest
 
 import missionkit as mk
-from fakes import proposal_context
+from fakes import event_criterion, event_label, proposal_context, start, threshold
 from missionkit.audit import MemorySink
 from missionkit.proposers import ProposalContext, default_proposer
 from missionkit.store import MemoryStore
 from missionkit.testing import FakeClock, ScriptedProposer
 
 SID = "mission-conformance"
-UNCAPPED = {"max_iterations": -1, "max_wall_clock_seconds": -1}
-
-
-def _event(cid: str = "done", name: str = "done", *, required: bool = True) -> dict[str, Any]:
-    return {"criterion_id": cid, "kind": "event", "required": required, "event_name": name}
-
-
-def _threshold(
-    cid: str = "loss", *, target: float = 0.1, required: bool = True, metric: str = "metrics.loss"
-) -> dict[str, Any]:
-    return {
-        "criterion_id": cid,
-        "kind": "metric_threshold",
-        "required": required,
-        "metric": metric,
-        "op": "<=",
-        "target": target,
-    }
-
-
-def _start(
-    mission: mk.Mission,
-    criteria: list[dict[str, Any]],
-    *,
-    budget: dict[str, int] | None = None,
-    **kwargs: Any,
-) -> mk.Session:
-    return mission.start(
-        directive="Drive the loss down",
-        criteria=criteria,
-        budget={**UNCAPPED, **(budget or {})},
-        tool_allowlist=kwargs.pop("tool_allowlist", list(mission.tools)),
-        session_id=SID,
-        **kwargs,
-    )
-
-
-def _label(event: Any) -> str:
-    kind = event.event_type
-    if kind == "mission_phase_event":
-        return f"phase:{event.phase}:{event.phase_status}"
-    if kind == "mission_verdict_event":
-        return f"verdict:{event.verdict}/{event.verdict_reason}"
-    if kind == "mission_lifecycle_event":
-        return f"lifecycle:{event.action}"
-    return str(kind)
+# Every session here gets this id (a keyword argument may still override it).
+_start = functools.partial(start, session_id=SID)
 
 
 def _verdicts(iterations: Any) -> list[str]:
@@ -92,7 +49,7 @@ class TestGate:
         clock = FakeClock()
         sink = MemorySink()
         mission = mk.Mission(tools={"ext": None}, clock=clock, sinks=[sink])
-        session = _start(mission, [_event()], budget={"max_wall_clock_seconds": 10})
+        session = _start(mission, [event_criterion()], budget={"max_wall_clock_seconds": 10})
         session.observe({"metrics": {}})
         clock.advance(10)
         sink.clear()
@@ -107,7 +64,7 @@ class TestGate:
         )
         assert ["decide"] == [p.phase for p in iteration.phases]
         assert ["phase:decide:succeeded", "verdict:terminate/max_wall_clock"] == [
-            _label(e) for e in sink.events
+            event_label(e) for e in sink.events
         ]
         assert "terminated" == session.status
 
@@ -115,7 +72,7 @@ class TestGate:
         """§6.2 step 4: ProposeNoToolAvailable carries the allowlist and writes nothing."""
         sink = MemorySink()
         mission = mk.Mission(tools={"ext": None}, clock=FakeClock(), sinks=[sink])
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
         sink.clear()
 
         with pytest.raises(mk.ProposeNoToolAvailable) as info:
@@ -131,7 +88,7 @@ class TestGate:
         """§6.2 step 5: a session resumed to pending gets started_at = t0 of its first iteration."""
         clock = FakeClock()
         mission = mk.Mission(tools=[_ok(loss=1.0)], clock=clock)
-        session = _start(mission, [_threshold()])
+        session = _start(mission, [threshold()])
         session.abort(pause=True)
         clock.advance(5)
         session.resume()
@@ -151,7 +108,7 @@ class TestGate:
     def test_gate_refreshes_from_the_store(self) -> None:
         """§6.2 steps 1–2: step() re-reads the store; stale handles see deletion and completion."""
         mission = mk.Mission(tools=[_ok()], clock=FakeClock())
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
         session.step()
         mission.session(SID).complete()
 
@@ -168,7 +125,7 @@ class TestGate:
         """§6.2 step 3/§6.12: no deadline before started_at; idle time before it never counts."""
         clock = FakeClock()
         mission = mk.Mission(tools=[_ok()], clock=clock)
-        session = _start(mission, [_event()], budget={"max_wall_clock_seconds": 10})
+        session = _start(mission, [event_criterion()], budget={"max_wall_clock_seconds": 10})
         clock.advance(1000)
 
         iteration = session.step()
@@ -187,7 +144,7 @@ class TestGate:
         """§6.12: the deadline iteration discards a pending proposal and has one decide record."""
         clock = FakeClock()
         mission = mk.Mission(tools=[_ok()], clock=clock)
-        session = _start(mission, [_event()], budget={"max_wall_clock_seconds": 10})
+        session = _start(mission, [event_criterion()], budget={"max_wall_clock_seconds": 10})
         session.step()
         session.propose()
         clock.advance(10)
@@ -223,7 +180,7 @@ class TestPropose:
             return {"tool_calls": [{"tool_name": "b", "args": {}}], "rationale": "async"}
 
         mission = mk.Mission(tools={"a": _ok(), "b": _ok()}, clock=FakeClock(), proposer=proposer)
-        iteration = _start(mission, [_event()]).step()
+        iteration = _start(mission, [event_criterion()]).step()
 
         assert ("proposer", "async", ["b"]) == (
             iteration.strategy_source,
@@ -240,7 +197,7 @@ class TestPropose:
 
         proposer = ScriptedProposer({"tool_calls": [{"tool_name": "b"}]})
         mission = mk.Mission(tools={"a": _ok(), "b": b}, clock=FakeClock(), proposer=proposer)
-        iteration = _start(mission, [_event()], tool_allowlist=["a"]).step()
+        iteration = _start(mission, [event_criterion()], tool_allowlist=["a"]).step()
 
         assert ("succeeded", "proposer", "skipped_not_allowed", []) == (
             iteration.status,
@@ -259,7 +216,7 @@ class TestExecute:
             return {"metrics": {}}
 
         mission = mk.Mission(tools=[mk.Tool(slow, timeout=5)], tool_timeout=0.05, clock=FakeClock())
-        record = _start(mission, [_event()]).step().tool_calls[0]
+        record = _start(mission, [event_criterion()]).step().tool_calls[0]
 
         assert ("ok", None) == (record.status, record.error_message)
 
@@ -271,7 +228,7 @@ class TestExecute:
             release.wait(10)
 
         mission = mk.Mission(tools=[hang], clock=FakeClock())
-        session = _start(mission, [_event()], budget={"max_wall_clock_seconds": 1})
+        session = _start(mission, [event_criterion()], budget={"max_wall_clock_seconds": 1})
         try:
             record = session.step().tool_calls[0]
         finally:
@@ -291,9 +248,11 @@ class TestExecute:
             seen.append(threading.get_ident())
             return {}
 
-        plain = _start(mk.Mission(tools=[where], clock=FakeClock()), [_event()])
-        timed = _start(mk.Mission(tools=[where], clock=FakeClock(), tool_timeout=30), [_event()])
-        asynced = _start(mk.Mission(tools=[where], clock=FakeClock()), [_event()])
+        plain = _start(mk.Mission(tools=[where], clock=FakeClock()), [event_criterion()])
+        timed = _start(
+            mk.Mission(tools=[where], clock=FakeClock(), tool_timeout=30), [event_criterion()]
+        )
+        asynced = _start(mk.Mission(tools=[where], clock=FakeClock()), [event_criterion()])
         plain.step()
         timed.step()
         asyncio.run(asynced.astep())
@@ -315,7 +274,7 @@ class TestExecute:
 
         proposer = ScriptedProposer({"tool_calls": [{"tool_name": "a"}, {"tool_name": "b"}]})
         mission = mk.Mission(tools=[a, b], clock=clock, proposer=proposer)
-        session = _start(mission, [_event()], budget={"max_wall_clock_seconds": 10})
+        session = _start(mission, [event_criterion()], budget={"max_wall_clock_seconds": 10})
         iteration = session.step()
 
         assert [("ok", None), ("failed", "TimeoutError: tool call exceeded 0s")] == [
@@ -328,7 +287,7 @@ class TestObserve:
     def test_host_ok_call_drops_error_message(self) -> None:
         """§3.6/§6.11: a host-reported ok call keeps no error_message and gets a result_summary."""
         mission = mk.Mission(tools={"ext": None}, clock=FakeClock())
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
         iteration = session.observe(
             {"tool_calls": [_call("ext", result=[1, 2, 3], error_message="ignored")]}
         )
@@ -346,7 +305,7 @@ class TestObserve:
         """§6.11: observe() runs no deadline check; completion beats the wall-clock budget."""
         clock = FakeClock()
         mission = mk.Mission(tools={"ext": None}, clock=clock)
-        session = _start(mission, [_threshold()], budget={"max_wall_clock_seconds": 10})
+        session = _start(mission, [threshold()], budget={"max_wall_clock_seconds": 10})
         session.observe({"metrics": {"loss": 1.0}})
         clock.advance(60)
 
@@ -361,7 +320,7 @@ class TestObserve:
         """§6.11/§6.7: an unmet observation past the cap is evaluated, then terminates on rule 5."""
         clock = FakeClock()
         mission = mk.Mission(tools={"ext": None}, clock=clock)
-        session = _start(mission, [_threshold()], budget={"max_wall_clock_seconds": 10})
+        session = _start(mission, [threshold()], budget={"max_wall_clock_seconds": 10})
         session.observe({"metrics": {"loss": 1.0}})
         clock.advance(60)
 
@@ -395,7 +354,7 @@ class TestEvaluate:
             "expression": "obs['metric_history']",
         }
         mission = mk.Mission(tools=[tool], clock=FakeClock())
-        session = _start(mission, [_event(), criterion])
+        session = _start(mission, [event_criterion(), criterion])
         first = session.step().criteria_evaluation[1].evidence
         second = session.step().criteria_evaluation[1].evidence
 
@@ -426,7 +385,7 @@ class TestEvaluate:
     def test_only_optional_criteria_unmet_completes(self) -> None:
         """§6.7 rule 2: with no required criterion, non-inconclusive results complete."""
         mission = mk.Mission(tools=[_ok(loss=1.0)], clock=FakeClock())
-        session = _start(mission, [_threshold(required=False)])
+        session = _start(mission, [threshold(required=False)])
         iteration = session.step()
 
         assert ("unmet", "complete", "criteria_met") == (
@@ -452,7 +411,7 @@ class TestEvaluate:
             "expression": "[len(obs['tool_results']), len(obs['errors']), obs['phase_started_at']]",
         }
         mission = mk.Mission(tools=[tool], clock=FakeClock(step=1.0))
-        session = _start(mission, [_event(), criterion], stagnation_threshold=50)
+        session = _start(mission, [event_criterion(), criterion], stagnation_threshold=50)
         iterations = [session.step(), session.step()]
 
         def stamp(it: mk.Iteration) -> str:
@@ -470,7 +429,7 @@ class TestEvaluate:
         mission = mk.Mission(tools=[_ok()], clock=clock)
         session = _start(
             mission,
-            [_event()],
+            [event_criterion()],
             checkpoint_cadence={"kind": "every_t_seconds", "t": 10},
             stagnation_threshold=50,
         )
@@ -495,7 +454,7 @@ class TestCascadeOrder:
 
         mission = mk.Mission(tools=[tool], clock=clock)
         session = _start(
-            mission, [_event()], budget={"max_iterations": 1, "max_wall_clock_seconds": 5}
+            mission, [event_criterion()], budget={"max_iterations": 1, "max_wall_clock_seconds": 5}
         )
 
         assert "terminate/max_iterations" == _verdicts([session.step()])[0]
@@ -513,7 +472,10 @@ class TestCascadeOrder:
 
         mission = mk.Mission(tools=[tool], clock=clock)
         session = _start(
-            mission, [_event()], budget={"max_wall_clock_seconds": 50}, stagnation_threshold=1
+            mission,
+            [event_criterion()],
+            budget={"max_wall_clock_seconds": 50},
+            stagnation_threshold=1,
         )
         iterations = [session.step(), session.step()]
 
@@ -533,7 +495,7 @@ class TestCascadeOrder:
         mission = mk.Mission(tools=[tool], clock=FakeClock())
         session = _start(
             mission,
-            [_event()],
+            [event_criterion()],
             checkpoint_cadence={"kind": "every_n_iterations", "n": 2},
             stagnation_threshold=50,
         )
@@ -547,7 +509,7 @@ class TestAdjustHeuristic:
     def test_repetition_uses_ceil_of_half_the_threshold(self) -> None:
         """§6.8(a): with threshold 5, repetition needs counter ≥ ceil(5/2) = 3."""
         mission = mk.Mission(tools=[_ok()], clock=FakeClock())
-        session = _start(mission, [_event()], stagnation_threshold=5)
+        session = _start(mission, [event_criterion()], stagnation_threshold=5)
         iterations = [session.step() for _ in range(6)]
 
         assert [
@@ -566,7 +528,7 @@ class TestAdjustHeuristic:
     def test_error_class_rules(self) -> None:
         """§6.8(b): the error class is the identifier before ': ', else the whole message."""
         mission = mk.Mission(tools={"train": None}, clock=FakeClock())
-        session = _start(mission, [_event()], stagnation_threshold=50)
+        session = _start(mission, [event_criterion()], stagnation_threshold=50)
         messages = [
             "Timeout: request 1",
             "Timeout: request 2",
@@ -596,7 +558,7 @@ class TestAdjustHeuristic:
     def test_null_error_message_signature(self) -> None:
         """§6.8(b): a null error_message has class '', distinct from any message."""
         mission = mk.Mission(tools={"train": None}, clock=FakeClock())
-        session = _start(mission, [_event()], stagnation_threshold=50)
+        session = _start(mission, [event_criterion()], stagnation_threshold=50)
         first = session.observe({"tool_calls": [_call("train", "failed", error_message="E: 1")]})
         second = session.observe({"tool_calls": [_call("train", "failed")]})
         third = session.observe({"tool_calls": [_call("train", "failed")]})
@@ -622,9 +584,9 @@ class TestAdjustHeuristic:
             tools={"a": _ok(), "b": b}, clock=FakeClock(), proposer=ScriptedProposer(two, two)
         )
         criteria = [
-            _event("first"),
-            _threshold("missing", metric="metrics.nope"),
-            _event("third", required=False),
+            event_criterion("first"),
+            threshold("missing", metric="metrics.nope"),
+            event_criterion("third", required=False),
         ]
         session = _start(mission, criteria, stagnation_threshold=50)
         session.step()
@@ -641,7 +603,7 @@ class TestCommit:
         """§6.9: a terminal step is one revision bump; ended_at equals the iteration's ended_at."""
         clock = FakeClock(step=1.0)
         mission = mk.Mission(tools=[_ok(loss=0.0)], clock=clock)
-        session = _start(mission, [_threshold()])
+        session = _start(mission, [threshold()])
         before = session.state.revision
 
         iteration = session.step()
@@ -662,7 +624,7 @@ class TestCommit:
     def test_non_terminal_commit_sets_last_checkpoint(self) -> None:
         """§6.9/§6.6.1: a non-terminal commit bumps the revision once, sets last_checkpoint_at."""
         mission = mk.Mission(tools=[_ok(loss=1.0)], clock=FakeClock(step=1.0))
-        session = _start(mission, [_threshold()])
+        session = _start(mission, [threshold()])
         iteration = session.step()
         state = session.state
         evaluate = next(p for p in iteration.phases if p.phase == "evaluate")
@@ -700,7 +662,7 @@ class TestFailedIterations:
         mission = mk.Mission(
             tools=[_ok(loss=1.0)], clock=FakeClock(), sinks=[sink], proposer=proposer
         )
-        session = _start(mission, [_threshold()], stagnation_threshold=50)
+        session = _start(mission, [threshold()], stagnation_threshold=50)
         session.step()
         session.step()
         armed.append(True)
@@ -728,7 +690,7 @@ class TestFailedIterations:
             state.ended_at,
             state.no_progress_counter,
         )
-        assert ["phase:propose:failed", "lifecycle:fail"] == [_label(e) for e in sink.events]
+        assert ["phase:propose:failed", "lifecycle:fail"] == [event_label(e) for e in sink.events]
         fail = sink.events[-1].to_dict()
         assert {
             "status": "failed",
@@ -748,7 +710,7 @@ class TestFailedIterations:
         mission = mk.Mission(
             tools=[_ok()], clock=FakeClock(), store=store, sinks=[sink], proposer=proposer
         )
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
         store.fail = True
         sink.clear()
 
@@ -761,7 +723,7 @@ class TestFailedIterations:
         assert 2 == len(info.value.__notes__)
         assert info.value.__notes__[0].endswith("failed in phase propose")
         assert [logging.ERROR] == [r.levelno for r in caplog.records if r.name == "missionkit"]
-        assert ["phase:propose:failed"] == [_label(e) for e in sink.events]
+        assert ["phase:propose:failed"] == [event_label(e) for e in sink.events]
         store.fail = False
         assert ("pending", 1) == (session.status, session.state.revision)
 
@@ -774,7 +736,7 @@ class TestFailedIterations:
             raise boom
 
         mission = mk.Mission(tools=[_ok()], clock=FakeClock(), sinks=[sink], proposer=proposer)
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
 
         with pytest.raises(RuntimeError) as info:
             session.step()
@@ -801,7 +763,7 @@ class TestAskTell:
         mission = mk.Mission(
             tools={"ext": None}, clock=FakeClock(), sinks=[sink], proposer=proposer
         )
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
         sink.clear()
 
         with pytest.raises(ValueError, match="nope") as info:
@@ -817,7 +779,7 @@ class TestAskTell:
             state.iterations[0].status,
             [p.phase for p in state.iterations[0].phases],
         )
-        assert ["phase:propose:failed", "lifecycle:fail"] == [_label(e) for e in sink.events]
+        assert ["phase:propose:failed", "lifecycle:fail"] == [event_label(e) for e in sink.events]
 
     def test_propose_candidates_are_known_tools(self) -> None:
         """§7.2: propose() offers known tools (external included); step() only runnable ones."""
@@ -828,7 +790,7 @@ class TestAskTell:
 
         proposer = ScriptedProposer()
         mission = mk.Mission(tools={"run": run, "ext": None}, clock=FakeClock(), proposer=proposer)
-        session = _start(mission, [_event()], tool_allowlist=["ext", "run"])
+        session = _start(mission, [event_criterion()], tool_allowlist=["ext", "run"])
         session.step()
         session.propose()
 
@@ -839,7 +801,7 @@ class TestAskTell:
     def test_observe_validates_before_the_gate(self) -> None:
         """§6.11: observe() validates its input first, even on a terminal session."""
         mission = mk.Mission(tools={"ext": None}, clock=FakeClock())
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
         session.complete()
 
         with pytest.raises(mk.MissionValidationError) as info:
@@ -854,7 +816,7 @@ class TestAskTell:
     def test_step_executes_a_pending_external_proposal(self) -> None:
         """§6.11/§6.4: step() adopts an external-tool proposal; the call fails with fixed text."""
         mission = mk.Mission(tools={"ext": None, "run": _ok()}, clock=FakeClock())
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
         proposed = session.propose()
 
         iteration = session.step()
@@ -881,7 +843,7 @@ class TestWallClock:
         clock = FakeClock()
         proposer = ScriptedProposer()
         mission = mk.Mission(tools=[_ok()], clock=clock, proposer=proposer)
-        session = _start(mission, [_event()], budget={"max_wall_clock_seconds": 100})
+        session = _start(mission, [event_criterion()], budget={"max_wall_clock_seconds": 100})
         session.step()
         clock.advance(30)
         session.abort(pause=True)
@@ -899,7 +861,7 @@ class TestOperators:
         """§6.13: complete() on a pending session appends no iteration; emits complete."""
         sink = MemorySink()
         mission = mk.Mission(tools=[_ok()], clock=FakeClock(), sinks=[sink])
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
         sink.clear()
 
         report = session.complete("looks_good")
@@ -931,7 +893,7 @@ class TestAuditSequence:
         """§6.16: start, pause, resume, propose, step, observe, abort emit events in order."""
         sink = MemorySink()
         mission = mk.Mission(tools={"run": _ok(), "ext": None}, clock=FakeClock(), sinks=[sink])
-        session = _start(mission, [_event()], stagnation_threshold=50)
+        session = _start(mission, [event_criterion()], stagnation_threshold=50)
         session.abort(pause=True)
         session.resume()
         session.propose()
@@ -954,7 +916,7 @@ class TestAuditSequence:
             "phase:decide:succeeded",
             "verdict:continue/in_progress",
             "lifecycle:abort",
-        ] == [_label(e) for e in sink.events]
+        ] == [event_label(e) for e in sink.events]
 
 
 class TestProposalContext:
@@ -964,7 +926,7 @@ class TestProposalContext:
         mission = mk.Mission(tools=[_ok(loss=1.0)], clock=FakeClock(), proposer=proposer)
         session = _start(
             mission,
-            [_threshold(), _event()],
+            [threshold(), event_criterion()],
             budget={"max_iterations": 5},
             checkpoint_cadence={"kind": "every_n_iterations", "n": 2},
             stagnation_threshold=50,
@@ -1001,7 +963,7 @@ class TestDefaultProposer:
     def test_skipped_records_do_not_count_as_tried(self) -> None:
         """§7.3: only ok/failed records make a tool tried; skipped_not_allowed does not."""
         mission = mk.Mission(tools={"a": None, "b": None}, clock=FakeClock())
-        session = _start(mission, [_event()], stagnation_threshold=50)
+        session = _start(mission, [event_criterion()], stagnation_threshold=50)
         session.observe({"tool_calls": [_call("a", "skipped_not_allowed")]})
 
         assert "deterministic fallback: try untried tool a" == session.propose().rationale
@@ -1009,7 +971,7 @@ class TestDefaultProposer:
     def test_rerun_picks_newest_ok_record_within_an_iteration(self) -> None:
         """§7.3 rule 3: records are scanned newest first; the first ok one is re-run."""
         mission = mk.Mission(tools={"a": None, "b": None}, clock=FakeClock())
-        session = _start(mission, [_event()], stagnation_threshold=50)
+        session = _start(mission, [event_criterion()], stagnation_threshold=50)
         session.observe(
             {"tool_calls": [_call("a", "failed", error_message="E: 1"), _call("b", args={"y": 1})]}
         )
@@ -1038,7 +1000,7 @@ class TestDefaultProposer:
         mission = mk.Mission(
             tools={"a": None, "b": None, "c": None}, clock=FakeClock(), proposer=proposer
         )
-        session = _start(mission, [_event()], stagnation_threshold=50)
+        session = _start(mission, [event_criterion()], stagnation_threshold=50)
         for calls in (
             [_call("a", args={"x": 1})],
             [_call("b", args={"y": 1})],
@@ -1066,7 +1028,7 @@ class TestDefaultProposer:
     def test_rotate_from_unknown_last_tool_goes_to_first(self) -> None:
         """§7.3 rule 2: when the last executed tool is not a candidate, C[0] is chosen."""
         mission = mk.Mission(tools={"a": None, "b": None}, clock=FakeClock())
-        session = _start(mission, [_event()], stagnation_threshold=50)
+        session = _start(mission, [event_criterion()], stagnation_threshold=50)
         session.observe({"tool_calls": [_call("a"), _call("b", args={"k": 1})]})
         last = session.observe(
             {"tool_calls": [_call("zzz", "failed", error_message="Lookup: gone")]}
@@ -1084,7 +1046,7 @@ class TestDefaultProposer:
     def test_round_robin_uses_the_iteration_index(self) -> None:
         """§7.3 rule 4: everything tried, nothing successful: C[index % len(C)] is chosen."""
         mission = mk.Mission(tools={"a": None, "b": None}, clock=FakeClock())
-        session = _start(mission, [_event()], stagnation_threshold=50)
+        session = _start(mission, [event_criterion()], stagnation_threshold=50)
         session.observe(
             {
                 "tool_calls": [

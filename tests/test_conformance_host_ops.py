@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import missionkit as mk
-from fakes import FlakyStore, ScriptedTool, SwitchProposer
+from fakes import UNCAPPED, FlakyStore, ScriptedTool, SwitchProposer
 from missionkit.audit import AuditEvent, MemorySink
 from missionkit.store import MemoryStore
 from missionkit.testing import FakeClock, ScriptedProposer, ScriptedSampler
@@ -32,7 +32,6 @@ LOSS = [
         "target": 0.1,
     }
 ]
-UNCAPPED = {"max_iterations": -1, "max_wall_clock_seconds": -1}
 
 
 def losses(*values: float) -> ScriptedTool:

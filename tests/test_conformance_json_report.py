@@ -21,6 +21,7 @@ import attrs
 import pytest
 
 import missionkit as mk
+from fakes import UNCAPPED, threshold
 from missionkit import models as m
 from missionkit.scripts import ScriptOutcome
 from missionkit.store import JsonDirStore, SQLiteStore
@@ -28,22 +29,8 @@ from missionkit.testing import FakeClock, ScriptedProposer, ScriptedSampler
 from spec_key_orders import REPORT_KEYS
 
 SID = "mission-jr"
-UNCAPPED = {"max_iterations": -1, "max_wall_clock_seconds": -1}
 NOTE = "These suggestions come from fixed templates."
 EVENT = {"criterion_id": "e", "kind": "event", "required": True, "event_name": "never"}
-
-
-def loss(**changes: Any) -> dict[str, Any]:
-    crit = {
-        "criterion_id": "loss",
-        "kind": "metric_threshold",
-        "required": True,
-        "metric": "metrics.loss",
-        "op": "<=",
-        "target": 0.1,
-    }
-    crit.update(changes)
-    return crit
 
 
 def returning(*values: Any) -> Any:
@@ -330,7 +317,7 @@ class TestCapsThroughTheEngine:
         value = "x" * length
         iteration = one_step(
             {"metrics": {"loss": value}},
-            [loss()],
+            [threshold()],
             limits=m.Limits(evidence_bytes=100, tool_result_bytes=1000),
         )
 
@@ -518,7 +505,7 @@ class TestFinalReport:
         mission = mk.Mission(tools=[returning({"metrics": {"loss": 0.5}})], clock=FakeClock(step=1))
         session = start(
             mission,
-            [loss(), EVENT],
+            [threshold(), EVENT],
             budget={"max_iterations": 2, "max_wall_clock_seconds": 600},
             checkpoint_cadence={"kind": "every_n_iterations", "n": 1},
             stagnation_threshold=7,
@@ -555,7 +542,7 @@ class TestFinalReport:
         """§12.2: when no criterion is unmet or inconclusive the ids read 'none'."""
         mission = mk.Mission(tools=[returning({"metrics": {"loss": 0.05}})])
         done = {"criterion_id": "ok", "kind": "tool_call_succeeded", "required": False}
-        report = start(mission, [loss(), done | {"tool_name": "t"}]).run()
+        report = start(mission, [threshold(), done | {"tool_name": "t"}]).run()
         assert report is not None
 
         assert report.lessons == (
@@ -569,7 +556,7 @@ class TestFinalReport:
         """§12.2: the directive appears as {D!r}, so quotes follow Python's repr rules."""
         mission = mk.Mission(tools=[returning({"metrics": {"loss": 0.05}})])
         directive = 'Don\'t say "never"'
-        report = start(mission, [loss()], directive=directive).run()
+        report = start(mission, [threshold()], directive=directive).run()
         assert report is not None
 
         assert f"Directive: {directive!r}. Criteria not met at the final evaluation: none." in (
@@ -588,7 +575,7 @@ class TestFinalReport:
         mission = mk.Mission(
             tools=[returning({"metrics": {"loss": 0.5}})], proposer=proposer, clock=FakeClock()
         )
-        session = start(mission, [loss()], directive="Don't stop")
+        session = start(mission, [threshold()], directive="Don't stop")
         first = session.step()
         with pytest.raises(KeyError):
             session.step()
@@ -648,7 +635,7 @@ class TestFinalReport:
     def test_operator_complete_with_criteria_met_reason(self) -> None:
         """§12.3: follow-ups are chosen by the pair, so complete('criteria_met') uses that row."""
         mission = mk.Mission(tools=[returning({"metrics": {"loss": 0.5}})])
-        report = start(mission, [loss()]).complete("criteria_met")
+        report = start(mission, [threshold()]).complete("criteria_met")
 
         assert (
             "Persist or publish the artefacts produced by the final iteration.",
@@ -659,7 +646,7 @@ class TestFinalReport:
     def test_abort_of_paused_session(self) -> None:
         """§12.2/§12.3: abort gives the user_abort lessons and its single suggestion."""
         mission = mk.Mission(tools=[returning({"metrics": {"loss": 0.5}})], clock=FakeClock())
-        session = start(mission, [loss(), EVENT])
+        session = start(mission, [threshold(), EVENT])
         session.step()
         session.abort(pause=True)
         report = session.abort()

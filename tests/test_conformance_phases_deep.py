@@ -9,6 +9,7 @@ Black-box: only the public API (``missionkit``, ``missionkit.testing``, ``missio
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import time
@@ -19,13 +20,15 @@ from typing import Any
 import pytest
 
 import missionkit as mk
+from fakes import event_criterion, event_label, start, threshold
 from missionkit.audit import MemorySink
 from missionkit.models import Strategy, ToolCall
 from missionkit.store import MemoryStore
 from missionkit.testing import FakeClock, ScriptedProposer, ScriptedSampler
 
 SID = "mission-phases-deep"
-UNCAPPED = {"max_iterations": -1, "max_wall_clock_seconds": -1}
+# Every session here gets this id (a keyword argument may still override it).
+_start = functools.partial(start, session_id=SID)
 PHASES = ["propose", "execute", "observe", "evaluate", "decide"]
 FAILED_FOLLOWUPS = [
     "Inspect the error of the failed phase, fix its cause and start a new session.",
@@ -33,54 +36,11 @@ FAILED_FOLLOWUPS = [
 ]
 
 
-def _event(cid: str = "done", name: str = "done") -> dict[str, Any]:
-    return {"criterion_id": cid, "kind": "event", "required": True, "event_name": name}
-
-
-def _threshold(cid: str = "loss", target: float = 0.1) -> dict[str, Any]:
-    return {
-        "criterion_id": cid,
-        "kind": "metric_threshold",
-        "required": True,
-        "metric": "metrics.loss",
-        "op": "<=",
-        "target": target,
-    }
-
-
-def _start(
-    mission: mk.Mission,
-    criteria: list[dict[str, Any]],
-    *,
-    budget: dict[str, int] | None = None,
-    **kwargs: Any,
-) -> mk.Session:
-    return mission.start(
-        directive="Drive the loss down",
-        criteria=criteria,
-        budget={**UNCAPPED, **(budget or {})},
-        tool_allowlist=kwargs.pop("tool_allowlist", list(mission.tools)),
-        session_id=SID,
-        **kwargs,
-    )
-
-
 def _ok(**metrics: Any) -> Any:
     def tool() -> dict[str, Any]:
         return {"metrics": dict(metrics)}
 
     return tool
-
-
-def _label(event: Any) -> str:
-    kind = event.event_type
-    if kind == "mission_phase_event":
-        return f"phase:{event.phase}:{event.phase_status}"
-    if kind == "mission_verdict_event":
-        return f"verdict:{event.verdict}/{event.verdict_reason}"
-    if kind == "mission_lifecycle_event":
-        return f"lifecycle:{event.action}"
-    return str(kind)
 
 
 class TrapClock:
@@ -163,7 +123,7 @@ class TestPhaseWrapper:
         """§6.1: each phase has one record and one event with the same times, in order."""
         sink = MemorySink()
         mission = mk.Mission(tools=[_ok(loss=1.0)], clock=FakeClock(step=1), sinks=[sink])
-        session = _start(mission, [_threshold()])
+        session = _start(mission, [threshold()])
         sink.clear()
 
         iteration = session.step()
@@ -191,7 +151,7 @@ class TestPhaseWrapper:
         mission = mk.Mission(
             tools=[_ok()], clock=FakeClock(step=1), sinks=[sink], proposer=proposer
         )
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
         sink.clear()
 
         with pytest.raises(LookupError):
@@ -224,7 +184,7 @@ class TestPhaseWrapper:
             raise Unprintable
 
         mission = mk.Mission(tools=[_ok()], clock=FakeClock(), proposer=proposer)
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
 
         with pytest.raises(Unprintable):
             session.step()
@@ -243,7 +203,7 @@ class TestPhaseWrapper:
             raise ValueError
 
         mission = mk.Mission(tools=[_ok()], clock=FakeClock(), proposer=proposer)
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
 
         with pytest.raises(ValueError):
             session.step()
@@ -255,7 +215,7 @@ class TestPhaseWrapper:
         clock = TrapClock()
         sink = HookSink()
         mission = mk.Mission(tools=[_ok(loss=1.0)], clock=clock, sinks=[sink])
-        session = _start(mission, [_threshold()])
+        session = _start(mission, [threshold()])
         _fail_in("evaluate", clock, sink, Halt("stop"))
         sink.clear()
 
@@ -270,7 +230,7 @@ class TestPhaseWrapper:
             len(state.iterations),
             session.report(),
         )
-        labels = [_label(e) for e in sink.events]
+        labels = [event_label(e) for e in sink.events]
         assert "lifecycle:fail" not in labels
         assert not any(label.startswith("verdict:") for label in labels)
         sink.hooks.clear()
@@ -288,7 +248,7 @@ class TestPhaseWrapper:
             raise Halt("tool")
 
         mission = mk.Mission(tools=[mk.Tool(bad, timeout=timeout)], clock=FakeClock())
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
 
         with pytest.raises(Halt):
             if use_async:
@@ -308,7 +268,7 @@ class TestGate:
         """§6.2: a paused session with no runnable tool raises SessionPaused and emits nothing."""
         sink = MemorySink()
         mission = mk.Mission(tools={"ext": None}, clock=FakeClock(), sinks=[sink])
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
         session.abort(pause=True)
         revision = session.state.revision
         sink.clear()
@@ -328,7 +288,7 @@ class TestGate:
     def test_status_gate_precedes_tool_check_for_terminal(self, end: Any, error: Any) -> None:
         """§6.2: a terminal session opened where no tool is runnable raises SessionTerminal."""
         first = mk.Mission(tools=[_ok()], clock=FakeClock())
-        session = _start(first, [_event()])
+        session = _start(first, [event_criterion()])
         end(session)
         sink = MemorySink()
         second = mk.Mission(tools={"ok": None}, store=first.store, clock=FakeClock(), sinks=[sink])
@@ -345,7 +305,7 @@ class TestGate:
             raise RuntimeError("x")
 
         first = mk.Mission(tools=[_ok()], clock=FakeClock(), proposer=proposer)
-        session = _start(first, [_event()])
+        session = _start(first, [event_criterion()])
         with pytest.raises(RuntimeError):
             session.step()
         second = mk.Mission(tools={"ok": None}, store=first.store, clock=FakeClock())
@@ -357,7 +317,7 @@ class TestGate:
         """§6.2 step 5: each iteration starts at its own t0; the session keeps the first t0."""
         clock = FakeClock(step=1)
         mission = mk.Mission(tools=[_ok(loss=1.0)], clock=clock)
-        session = _start(mission, [_threshold()], stagnation_threshold=50)
+        session = _start(mission, [threshold()], stagnation_threshold=50)
 
         first = session.step()
         clock.advance(100)
@@ -393,7 +353,7 @@ class TestProposeOrder:
         """§6.3 step 1: a used sampler result gives the strategy; the proposer is not called."""
         proposer = ScriptedProposer({"tool_calls": [{"tool_name": "a"}]})
         mission = self._mission(ScriptedSampler(self._answer("b")), proposer)
-        session = _start(mission, [_threshold()], use_sampling="every_iteration")
+        session = _start(mission, [threshold()], use_sampling="every_iteration")
 
         iteration = session.step()
 
@@ -408,7 +368,7 @@ class TestProposeOrder:
         """§6.3 steps 1–2: a rejected sampler output falls to the proposer; fields are kept."""
         proposer = ScriptedProposer({"tool_calls": [{"tool_name": "a"}]})
         mission = self._mission(ScriptedSampler("no json here"), proposer)
-        session = _start(mission, [_threshold()], use_sampling="every_iteration")
+        session = _start(mission, [threshold()], use_sampling="every_iteration")
 
         iteration = session.step()
 
@@ -434,7 +394,7 @@ class TestProposeOrder:
         """§6.3 steps 1–3: sampler fallback then a proposer returning None uses the default."""
         proposer = ScriptedProposer(None)
         mission = self._mission(ScriptedSampler(RuntimeError("down")), proposer)
-        session = _start(mission, [_threshold()], use_sampling="every_iteration")
+        session = _start(mission, [threshold()], use_sampling="every_iteration")
 
         iteration = session.step()
 
@@ -450,7 +410,7 @@ class TestProposeOrder:
         sampler = ScriptedSampler(self._answer("b"))
         proposer = ScriptedProposer()
         mission = self._mission(sampler, proposer)
-        session = _start(mission, [_threshold()], use_sampling="every_iteration")
+        session = _start(mission, [threshold()], use_sampling="every_iteration")
         strategy = session.propose()
         pending = session.state.pending_proposal
         assert pending is not None
@@ -484,7 +444,7 @@ class TestProposeOrder:
         """§6.3: with a pending proposal the proposer is not called again by step()."""
         proposer = ScriptedProposer({"tool_calls": [{"tool_name": "b"}]}, None)
         mission = self._mission(None, proposer)
-        session = _start(mission, [_threshold()])
+        session = _start(mission, [threshold()])
         session.propose()
 
         iteration = session.step()
@@ -508,7 +468,7 @@ class TestProposerOutput:
         mission = mk.Mission(
             tools={"a": _ok(), "b": b}, clock=FakeClock(), proposer=ScriptedProposer(strategy)
         )
-        iteration = _start(mission, [_event()]).step()
+        iteration = _start(mission, [event_criterion()]).step()
 
         assert (strategy, "proposer", "ok", {"k": 1}) == (
             iteration.strategy,
@@ -526,7 +486,7 @@ class TestProposerOutput:
             await asyncio.sleep(0)
 
         mission = mk.Mission(tools={"a": _ok()}, clock=FakeClock(), proposer=proposer)
-        iteration = _start(mission, [_event()]).step()
+        iteration = _start(mission, [event_criterion()]).step()
 
         assert ("default", [0], "succeeded") == (
             iteration.strategy_source,
@@ -555,7 +515,7 @@ class TestProposerOutput:
             calls.append(1)
 
         mission = mk.Mission(tools={"a": a}, clock=FakeClock(), proposer=ScriptedProposer(value))
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
 
         with pytest.raises(mk.MissionValidationError) as info:
             session.step()
@@ -587,7 +547,7 @@ class TestExecute:
 
         try:
             mission = mk.Mission(tools=[mk.Tool(hang, timeout=timeout)], clock=FakeClock())
-            record = _start(mission, [_event()]).step().tool_calls[0]
+            record = _start(mission, [event_criterion()]).step().tool_calls[0]
         finally:
             release.set()
 
@@ -605,7 +565,7 @@ class TestExecute:
             await asyncio.sleep(3)
 
         mission = mk.Mission(tools={"hang": hang}, tool_timeout=1, clock=FakeClock())
-        record = _start(mission, [_event()]).step().tool_calls[0]
+        record = _start(mission, [event_criterion()]).step().tool_calls[0]
         release.set()
 
         assert "TimeoutError: tool call exceeded 1s" == record.error_message
@@ -622,7 +582,7 @@ class TestExecute:
             return {"metrics": {}}
 
         mission = mk.Mission(tools={"slow": slow}, clock=clock)
-        session = _start(mission, [_event()], budget={"max_wall_clock_seconds": 10})
+        session = _start(mission, [event_criterion()], budget={"max_wall_clock_seconds": 10})
         session.step()
         clock.advance(9.75)
         armed.append(True)
@@ -649,7 +609,7 @@ class TestExecute:
                 raise
 
         mission = mk.Mission(tools=[mk.Tool(hang, timeout=0.05)], clock=FakeClock())
-        record = _start(mission, [_event()]).step().tool_calls[0]
+        record = _start(mission, [event_criterion()]).step().tool_calls[0]
 
         assert cancelled.wait(2)
         assert "TimeoutError: tool call exceeded 0.05s" == record.error_message
@@ -682,7 +642,7 @@ class TestExecute:
         mission = mk.Mission(
             tools={"a": mk.Tool(a, timeout=5), "b": b}, clock=FakeClock(), proposer=proposer
         )
-        iteration = _start(mission, [_event()]).step()
+        iteration = _start(mission, [event_criterion()]).step()
 
         assert [
             "a1:start",
@@ -707,7 +667,7 @@ class TestExecute:
 
         proposer = ScriptedProposer({"tool_calls": [{"tool_name": "long"}, {"tool_name": "odd"}]})
         mission = mk.Mission(tools={"long": long, "odd": odd}, clock=FakeClock(), proposer=proposer)
-        iteration = _start(mission, [_event()]).step()
+        iteration = _start(mission, [event_criterion()]).step()
 
         texts = [("RuntimeError: " + "y" * 400)[:200], "Unprintable: <unprintable>"]
         assert texts == [r.error_message for r in iteration.tool_calls]
@@ -718,7 +678,7 @@ class TestExecute:
     def test_fixed_texts_have_no_summary_and_skip_has_zero_duration(self) -> None:
         """§6.4: skipped calls have duration 0 and null text; lookup failures have fixed texts."""
         first = mk.Mission(tools={"gone": _ok(), "ext": None, "t": _ok()}, clock=FakeClock())
-        _start(first, [_event()], tool_allowlist=["gone", "ext", "t"])
+        _start(first, [event_criterion()], tool_allowlist=["gone", "ext", "t"])
         proposer = ScriptedProposer(
             {
                 "tool_calls": [
@@ -756,7 +716,7 @@ class TestExecute:
             return (1, 2)
 
         mission = mk.Mission(tools={"pair": pair}, clock=FakeClock())
-        iteration = _start(mission, [_event()]).step()
+        iteration = _start(mission, [event_criterion()]).step()
 
         assert ({"type": "array", "bytes": 5, "length": 2}, [1, 2]) == (
             iteration.tool_calls[0].result_summary,
@@ -769,7 +729,7 @@ class TestCommit:
         """§6.9: a non-terminal step is one save appending the iteration with no report."""
         store = RecordingStore()
         mission = mk.Mission(tools=[_ok(loss=1.0)], clock=FakeClock(step=1), store=store)
-        session = _start(mission, [_threshold()])
+        session = _start(mission, [threshold()])
         store.saves.clear()
 
         iteration = session.step()
@@ -816,7 +776,7 @@ class TestCommit:
         """§6.9: a terminal step saves header, iteration and report in one save_session call."""
         store = RecordingStore()
         mission = mk.Mission(tools=[_ok(loss=1.0)], clock=FakeClock(step=1), store=store)
-        session = _start(mission, [_threshold()], budget={"max_iterations": 2})
+        session = _start(mission, [threshold()], budget={"max_iterations": 2})
         session.step()
         store.saves.clear()
 
@@ -862,7 +822,7 @@ class TestCommit:
         """§6.9: the header written by a step adopting a pending proposal has none."""
         store = RecordingStore()
         mission = mk.Mission(tools=[_ok(loss=1.0)], clock=FakeClock(), store=store)
-        session = _start(mission, [_threshold()])
+        session = _start(mission, [threshold()])
         session.propose()
         assert session.state.pending_proposal is not None
         store.saves.clear()
@@ -883,7 +843,7 @@ class TestFailedIterationShape:
             return {"metrics": {"loss": 1.0}}
 
         mission = mk.Mission(tools={"train": train}, clock=clock, sinks=[sink], store=store)
-        session = _start(mission, [_threshold()], stagnation_threshold=50)
+        session = _start(mission, [threshold()], stagnation_threshold=50)
         session.step()
         session.step()
         _fail_in(phase, clock, sink)
@@ -970,7 +930,7 @@ class TestFailedIterationShape:
                 raise RuntimeError("clock failed")
 
         mission = mk.Mission(tools=[_ok(loss=1.0)], clock=FakeClock(step=1), proposer=proposer)
-        session = _start(mission, [_threshold()], stagnation_threshold=50)
+        session = _start(mission, [threshold()], stagnation_threshold=50)
         session.step()
         session.step()
         armed.append(True)
@@ -1015,7 +975,7 @@ class TestFailedIterationShape:
             "phase:observe:succeeded",
             "phase:evaluate:failed",
             "lifecycle:fail",
-        ] == [_label(e) for e in sink.events]
+        ] == [event_label(e) for e in sink.events]
         assert [f"missionkit: iteration 2 of session {SID} failed in phase evaluate"] == (
             error.__notes__
         )
@@ -1029,7 +989,7 @@ class TestFailedIterationShape:
             raise boom
 
         mission = mk.Mission(tools=[_ok()], clock=FakeClock(), proposer=proposer)
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
 
         with pytest.raises(ValueError) as info:
             session.step()
@@ -1048,7 +1008,7 @@ class TestFailedIterationShape:
             raise KeyError("k")
 
         mission = mk.Mission(tools=[_ok()], clock=FakeClock(), sinks=[sink], proposer=proposer)
-        session = _start(mission, [_event()])
+        session = _start(mission, [event_criterion()])
         sink.clear()
 
         with pytest.raises(KeyError):
@@ -1073,7 +1033,7 @@ class TestFailedIterationShape:
         clock = TrapClock(FakeClock(step=1))
         sink = HookSink()
         mission = mk.Mission(tools=[_ok(loss=1.0)], clock=clock, sinks=[sink])
-        session = _start(mission, [_threshold()])
+        session = _start(mission, [threshold()])
         strategy = session.propose()
         pending = session.state.pending_proposal
         assert pending is not None
@@ -1119,7 +1079,7 @@ class TestDeadlineShape:
         proposer = ScriptedProposer()
         mission = mk.Mission(tools={"train": train}, clock=clock, sinks=[sink], proposer=proposer)
         session = _start(
-            mission, [_threshold()], budget={"max_wall_clock_seconds": 30}, stagnation_threshold=50
+            mission, [threshold()], budget={"max_wall_clock_seconds": 30}, stagnation_threshold=50
         )
         session.step()
         session.step()
@@ -1168,7 +1128,7 @@ class TestDeadlineShape:
             len(proposer.contexts),
         )
         assert ["phase:decide:succeeded", "verdict:terminate/max_wall_clock"] == [
-            _label(e) for e in sink.events
+            event_label(e) for e in sink.events
         ]
         state = session.state
         assert (

@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 
 import missionkit as mk
+from fakes import UNCAPPED
 from missionkit.audit import MemorySink
 from missionkit.store import MemoryStore, SQLiteStore
 from missionkit.testing import FakeClock
 
-UNCAPPED = {"max_iterations": -1, "max_wall_clock_seconds": -1}
 NEVER = [{"criterion_id": "e", "kind": "event", "required": True, "event_name": "never"}]
 TIMEOUT = 20.0
 

@@ -341,6 +341,22 @@ class HandlesMachine(RuleBasedStateMachine):
         assert self.revision == self.store.load_revision(SESSION_ID)
         assert self.before == (self._stored().to_dict(), self._files())
 
+    def _failed_or_refused(self, exc: BaseException | None, fired: int, events: int) -> bool:
+        """
+        Check the call against an armed proposer failure or the gate's refusal.
+
+        True when the call ended one of those ways (and was checked); False
+        when it should have succeeded.
+        """
+        if self._failure_happened(fired):
+            self._check_failure(exc, fired)
+            return True
+        expected = gate_error(self.status)
+        if expected is not None:
+            self._expect_refusal(exc, (expected,), events)
+            return True
+        return False
+
     def _expect_events(self, events: int, *labels: str) -> None:
         """
         The operation emitted exactly *labels* (``lifecycle:<action>`` or an event type).
@@ -429,12 +445,7 @@ class HandlesMachine(RuleBasedStateMachine):
         events, fired = len(self.sink.events), self.proposer.fired
         pending = self.pending
         result, exc = self._call(self._handle(index).step)
-        if self._failure_happened(fired):
-            self._check_failure(exc, fired)
-            return
-        expected = gate_error(self.status)
-        if expected is not None:
-            self._expect_refusal(exc, (expected,), events)
+        if self._failed_or_refused(exc, fired, events):
             return
         assert exc is None, f"step raised {exc!r}"
         assert result == self._stored().iterations[-1]
@@ -453,12 +464,7 @@ class HandlesMachine(RuleBasedStateMachine):
         """
         events, fired = len(self.sink.events), self.proposer.fired
         result, exc = self._call(self._handle(index).propose)
-        if self._failure_happened(fired):
-            self._check_failure(exc, fired)
-            return
-        expected = gate_error(self.status)
-        if expected is not None:
-            self._expect_refusal(exc, (expected,), events)
+        if self._failed_or_refused(exc, fired, events):
             return
         assert exc is None, f"propose raised {exc!r}"
         self.revision += 1
@@ -672,12 +678,7 @@ class HandlesMachine(RuleBasedStateMachine):
             return None
 
         result, exc = self._call(lambda: runner.run(max_iterations=3, on_iteration=callback))
-        if self._failure_happened(fired):
-            self._check_failure(exc, fired)
-            return
-        expected = gate_error(self.status)
-        if expected is not None:
-            self._expect_refusal(exc, (expected,), events)
+        if self._failed_or_refused(exc, fired, events):
             return
         assert exc is None, f"run raised {exc!r}"
         assert 1 == len(seen)

@@ -19,28 +19,17 @@ from missionkit.errors import (
     SessionNotFound,
 )
 from missionkit.models import SessionState
-from missionkit.store import JsonDirStore, MemoryStore, SessionStore, SQLiteStore
-from store_samples import advance, make_iteration, make_report, make_session
+from missionkit.store import SessionStore
+from store_samples import advance, build_store, make_iteration, make_report, make_session
 
 SID = "mission-0000000000000001"
 
 BAD_IDS = ["../x", "a/b", ".hidden", "x" * 129, "", "a b", "a\x00b", 5, None]
 
 
-def build(kind: str, tmp_path: Path) -> SessionStore:
-    """
-    A fresh store of *kind* under *tmp_path*.
-    """
-    if kind == "memory":
-        return MemoryStore()
-    if kind == "sqlite":
-        return SQLiteStore(tmp_path / "store.db")
-    return JsonDirStore(tmp_path / "root")
-
-
 @pytest.fixture(name="store", params=["memory", "sqlite", "jsondir"])
 def _store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SessionStore]:
-    store = build(request.param, tmp_path)
+    store = build_store(request.param, tmp_path)
     yield store
     store.close()
 
