@@ -12,9 +12,7 @@ import math
 import re
 import subprocess
 import sys
-import textwrap
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,8 @@ from typing import Any
 import pytest
 
 import missionkit as mk
+from cli_support import run_cli, spec_dict, write_spec, write_tools
 from missionkit.audit import MemorySink
-from missionkit.cli import main
 from missionkit.errors import ScaffoldSamplingError
 from missionkit.predicate import (
     ALLOWED_CALLABLES,
@@ -863,38 +861,12 @@ def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(name="module")
 def _module(workdir: Path) -> str:
-    name = f"conf_tools_{uuid.uuid4().hex[:12]}"
-    (workdir / f"{name}.py").write_text(textwrap.dedent(TOOLS_SOURCE), encoding="utf-8")
-    return name
+    return write_tools(workdir, TOOLS_SOURCE)
 
 
 def _spec(directory: Path, module: str, name: str = "spec.json", **overrides: Any) -> Path:
-    spec: dict[str, Any] = {
-        "directive": "Push the score to at least 0.5",
-        "criteria": [
-            {
-                "criterion_id": "score",
-                "kind": "metric_threshold",
-                "required": True,
-                "metric": "metrics.score",
-                "op": ">=",
-                "target": 0.5,
-            }
-        ],
-        "budget": {"max_iterations": 4, "max_wall_clock_seconds": 60},
-        "tool_allowlist": ["score"],
-        "tools": {"score": f"{module}:score"},
-    }
-    spec.update(overrides)
-    path = directory / name
-    path.write_text(json.dumps(spec), encoding="utf-8")
-    return path
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    overrides.setdefault("budget", {"max_iterations": 4, "max_wall_clock_seconds": 60})
+    return write_spec(directory, spec_dict(module, **overrides), name)
 
 
 def _strict(text: str) -> Any:
@@ -960,9 +932,9 @@ class TestCommandLine:
             tools={"score": f"{module}:nan_tool"},
             budget={"max_iterations": 1, "max_wall_clock_seconds": 60},
         )
-        assert 3 == _cli(capsys, "--quiet", "run", str(spec))[0]
+        assert 3 == run_cli(capsys, "--quiet", "run", str(spec))[0]
 
-        code, out, _ = _cli(
+        code, out, _ = run_cli(
             capsys, "--output", "json", "sessions", "history", "n1", "--format", "full"
         )
 
@@ -979,7 +951,7 @@ class TestCommandLine:
         """
         spec = _spec(workdir, module)
 
-        code, out, _ = _cli(capsys, "--quiet", "--output", "json", "run", str(spec))
+        code, out, _ = run_cli(capsys, "--quiet", "--output", "json", "run", str(spec))
 
         assert 0 == code
         assert REPORT_KEYS == list(_strict(out))
@@ -990,9 +962,9 @@ class TestCommandLine:
         """
         SPEC §14.3/§3.12: ``sessions list`` json rows carry the SessionSummary keys in order.
         """
-        _cli(capsys, "--quiet", "run", str(_spec(workdir, module, session_id="l1")))
+        run_cli(capsys, "--quiet", "run", str(_spec(workdir, module, session_id="l1")))
 
-        code, out, _ = _cli(capsys, "--output", "json", "sessions", "list")
+        code, out, _ = run_cli(capsys, "--output", "json", "sessions", "list")
 
         (row,) = _strict(out)
         assert 0 == code
@@ -1028,7 +1000,7 @@ class TestCommandLine:
             budget={"max_iterations": 2, "max_wall_clock_seconds": 60},
         )
 
-        code, out, _ = _cli(capsys, "--output", "json", "validate", str(spec))
+        code, out, _ = run_cli(capsys, "--output", "json", "validate", str(spec))
         assert (0, "after_adjust") == (code, _strict(out)["use_sampling"])
 
         spec = _spec(
@@ -1040,7 +1012,7 @@ class TestCommandLine:
             use_sampling="every_iteration",
             budget={"max_iterations": 2, "max_wall_clock_seconds": 60},
         )
-        assert 3 == _cli(capsys, "--quiet", "run", str(spec))[0]
+        assert 3 == run_cli(capsys, "--quiet", "run", str(spec))[0]
 
         entries = [
             json.loads(line)
@@ -1075,7 +1047,7 @@ class TestCommandLine:
             tool_timeout=5,
         )
 
-        code, out, _ = _cli(capsys, "--quiet", "--output", "json", "run", str(spec))
+        code, out, _ = run_cli(capsys, "--quiet", "--output", "json", "run", str(spec))
 
         report = _strict(out)
         assert (0, "completed") == (code, report["status"])
@@ -1094,7 +1066,7 @@ class TestCommandLine:
             tools={"score": f"{module}:flat"},
             budget={"max_iterations": 2, "max_wall_clock_seconds": 60},
         )
-        assert 5 == _cli(capsys, "--quiet", "run", str(first), "--max-iterations", "1")[0]
+        assert 5 == run_cli(capsys, "--quiet", "run", str(first), "--max-iterations", "1")[0]
         changed = _spec(
             workdir,
             module,
@@ -1105,7 +1077,9 @@ class TestCommandLine:
             budget={"max_iterations": 50, "max_wall_clock_seconds": 60},
         )
 
-        code, out, _ = _cli(capsys, "--quiet", "--output", "json", "run", str(changed), "--resume")
+        code, out, _ = run_cli(
+            capsys, "--quiet", "--output", "json", "run", str(changed), "--resume"
+        )
 
         report = _strict(out)
         assert 3 == code
@@ -1123,9 +1097,9 @@ class TestCommandLine:
         """
         spec = _spec(workdir, module)
 
-        listed = _cli(capsys, "--output", "json", "--store-dir", "nodir", "sessions", "list")
-        shown = _cli(capsys, "--store-dir", "nodir", "sessions", "show", "abc")
-        validated = _cli(capsys, "--store-dir", "nodir", "validate", str(spec))
+        listed = run_cli(capsys, "--output", "json", "--store-dir", "nodir", "sessions", "list")
+        shown = run_cli(capsys, "--store-dir", "nodir", "sessions", "show", "abc")
+        validated = run_cli(capsys, "--store-dir", "nodir", "validate", str(spec))
 
         assert (0, []) == (listed[0], _strict(listed[1]))
         assert (1, 'error: session_not_found {"session_id": "abc"}') == (
@@ -1142,7 +1116,7 @@ class TestCommandLine:
         """
         SPEC §14.3/§13.2: ``--retries N`` makes N + 1 attempts, then warns and uses the templates.
         """
-        code, out, err = _cli(
+        code, out, err = run_cli(
             capsys,
             "scaffold-criteria",
             "--directive",
